@@ -1,0 +1,115 @@
+# cccd-reader - check-in terminal firmware.
+#
+#   make demo    install what is needed, build, decode the sample frames
+#   make test    install what is needed, build, run every test (ASan + UBSan)
+#   make         build build/cccd-reader (packages must already be there)
+#   make fuzz    run the fuzzers longer (FUZZ_SECONDS each, default 300)
+#
+# Layout: firmware/ is the application, drivers/ is hardware access, include/
+# holds one header per module, tools/ holds programs for developers (one .c a
+# program; tools/common/ is linked into each), tests/test_*.c are cmocka
+# suites, tests/fuzz/fuzz_*.c are libFuzzer targets.
+
+CC ?= cc
+FUZZ_CC ?= clang
+BUILD ?= build
+FUZZ_SECONDS ?= 300
+CI_FUZZ_SECONDS ?= 45
+
+PKGS := zbar libpng libjpeg libutf8proc jansson
+TOOL_PKGS := libqrencode
+TEST_PKGS := cmocka
+
+# Recursively expanded on purpose: pkg-config runs when a recipe needs it,
+# after `make deps` has installed the packages on a fresh machine.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOL_PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
+TOOL_LIBS = $(shell pkg-config --libs $(TOOL_PKGS))
+TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) $(TOOL_PKGS))
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
+BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS)
+CFLAGS ?= -O2 -g
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_CFLAGS := -O1 -g $(SAN)
+
+CLI_SRCS := $(wildcard firmware/main.c firmware/cmd_*.c)
+LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard firmware/*.c drivers/*.c))
+TOOL_COMMON := $(wildcard tools/common/*.c)
+TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
+TESTS := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(wildcard tests/test_*.c))
+FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+HEADERS := $(wildcard include/*.h tools/common/*.h)
+
+LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
+ASAN_LIB_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(LIB_SRCS))
+ASAN_CLI_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRCS))
+
+.PHONY: all deps deps-test demo test check fuzz tools clean
+.DEFAULT_GOAL := all
+
+all: $(BUILD)/cccd-reader
+
+# ---- the two commands of the README ---------------------------------------
+demo:
+	@tools/install-deps.sh build
+	@$(MAKE) --no-print-directory $(BUILD)/cccd-reader tools
+	@tools/demo.sh $(BUILD)
+
+test:
+	@tools/install-deps.sh test
+	@$(MAKE) --no-print-directory check
+
+deps:
+	@tools/install-deps.sh all
+
+# ---- release build ---------------------------------------------------------
+$(BUILD)/cccd-reader: $(CLI_OBJS) $(BUILD)/libcccd.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJS) $(BUILD)/libcccd.a $(PKG_LIBS)
+
+$(BUILD)/libcccd.a: $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+tools: $(TOOLS)
+
+$(BUILD)/tools/%: tools/%.c $(TOOL_COMMON) $(BUILD)/libcccd.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Itools/common $(CFLAGS) -o $@ $< $(TOOL_COMMON) $(BUILD)/libcccd.a $(TOOL_LIBS) $(PKG_LIBS)
+
+# ---- sanitizer build and tests ---------------------------------------------
+$(BUILD)/asan/libcccd.a: $(ASAN_LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
+
+$(BUILD)/asan/cccd-reader: $(ASAN_CLI_OBJS) $(BUILD)/asan/libcccd.a
+	$(CC) $(SAN_CFLAGS) -o $@ $(ASAN_CLI_OBJS) $(BUILD)/asan/libcccd.a $(PKG_LIBS)
+
+$(BUILD)/asan/tests/%: tests/%.c $(TOOL_COMMON) $(BUILD)/asan/libcccd.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Itools/common $(SAN_CFLAGS) -o $@ $< $(TOOL_COMMON) $(BUILD)/asan/libcccd.a $(TEST_LIBS) $(PKG_LIBS)
+
+# Fuzzers compile the library sources themselves: libFuzzer needs clang's
+# coverage instrumentation in every object it explores.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+
+check: $(BUILD)/cccd-reader $(BUILD)/asan/cccd-reader $(TESTS) $(FUZZERS) tools
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(CI_FUZZ_SECONDS) tests/run.sh
+
+fuzz: $(FUZZERS)
+	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh
+
+clean:
+	rm -rf $(BUILD)
