@@ -1,0 +1,47 @@
+/* main.c - cccd-reader: subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef CCCD_VERSION
+#define CCCD_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fputs("usage: cccd-reader COMMAND [OPTIONS]\n"
+          "\n"
+          "commands:\n"
+          "  scan [--json] [--show-pii] FILE...   decode the QR codes in PGM/PNG/JPEG pictures\n"
+          "  parse [--show-pii]                    verify one card payload read from standard input\n"
+          "  version                               print the version\n"
+          "\n"
+          "Personal data (ID number, name, birth date, address) is masked in text output\n"
+          "unless --show-pii is given. --json output is for programs and is never masked.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "scan") == 0)
+        return cmd_scan(argc - 2, argv + 2);
+    if (strcmp(cmd, "parse") == 0)
+        return cmd_parse(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("cccd-reader %s\n", CCCD_VERSION);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    fprintf(stderr, "cccd-reader: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return CLI_USAGE;
+}
