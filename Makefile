@@ -12,7 +12,22 @@
 
 CC ?= cc
 FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 300
+CI_FUZZ_SECONDS ?= 45
+
+# FLAVOR=trixie builds against libgpiod 2.x and mbedtls 3.6 from a local
+# prefix (tools/build-trixie-libs.sh) into build/trixie; the default is the
+# system's bookworm libraries (libgpiod 1.6, mbedtls 2.28).
+FLAVOR ?= bookworm
+ifeq ($(FLAVOR),trixie)
+BUILD ?= build/trixie
+TRIXIE_PREFIX ?= $(CURDIR)/build/trixie-libs/prefix
+export PKG_CONFIG_PATH := $(TRIXIE_PREFIX)/lib/pkgconfig
+RPATH := -Wl,-rpath,$(TRIXIE_PREFIX)/lib
+else
 BUILD ?= build
+RPATH :=
+endif
 FUZZ_SECONDS ?= 300
 CI_FUZZ_SECONDS ?= 45
 
@@ -23,12 +38,15 @@ TEST_PKGS := cmocka
 # Recursively expanded on purpose: pkg-config runs when a recipe needs it,
 # after `make deps` has installed the packages on a fresh machine.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOL_PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
+PKG_LIBS = $(RPATH) $(shell pkg-config --libs $(PKGS)) -lm
+# libgpiod's headers carry no version macro: take the major version from
+# pkg-config, as openocd and NUT do, and let drivers/gpio_gpiod.c choose.
+GPIOD_MAJOR = $(firstword $(subst ., ,$(shell pkg-config --modversion libgpiod)))
 TOOL_LIBS = $(shell pkg-config --libs $(TOOL_PKGS))
 TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) $(TOOL_PKGS))
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS)
+BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) -DCCCD_GPIOD_MAJOR=$(GPIOD_MAJOR)
 CFLAGS ?= -O2 -g
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS := -O1 -g $(SAN)
@@ -46,7 +64,7 @@ CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 ASAN_LIB_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(LIB_SRCS))
 ASAN_CLI_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRCS))
 
-.PHONY: all deps deps-test demo test check fuzz tools clean
+.PHONY: all deps demo test check fuzz tools clean test-hil trixie-libs
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/cccd-reader
@@ -63,6 +81,16 @@ test:
 
 deps:
 	@tools/install-deps.sh all
+
+# Real kernel drivers (gpio-sim, v4l2loopback) under qemu, both libgpiod
+# generations: tests/hil/run.sh builds what it needs and boots the guest.
+test-hil:
+	@tools/install-deps.sh test
+	@tests/hil/run.sh
+
+# libgpiod 2.2 and mbedtls 3.6 from Debian trixie's sources, in build/trixie-libs.
+trixie-libs:
+	@tools/build-trixie-libs.sh build/trixie-libs
 
 # ---- release build ---------------------------------------------------------
 $(BUILD)/cccd-reader: $(CLI_OBJS) $(BUILD)/libcccd.a
