@@ -28,17 +28,15 @@ else
 BUILD ?= build
 RPATH :=
 endif
-FUZZ_SECONDS ?= 300
-CI_FUZZ_SECONDS ?= 45
 
-PKGS := zbar libpng libjpeg libutf8proc jansson
+PKGS := zbar libpng libjpeg libutf8proc jansson libgpiod inih libsystemd
 TOOL_PKGS := libqrencode
 TEST_PKGS := cmocka
 
 # Recursively expanded on purpose: pkg-config runs when a recipe needs it,
 # after `make deps` has installed the packages on a fresh machine.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOL_PKGS))
-PKG_LIBS = $(RPATH) $(shell pkg-config --libs $(PKGS)) -lm
+PKG_LIBS = $(RPATH) $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 # libgpiod's headers carry no version macro: take the major version from
 # pkg-config, as openocd and NUT do, and let drivers/gpio_gpiod.c choose.
 GPIOD_MAJOR = $(firstword $(subst ., ,$(shell pkg-config --modversion libgpiod)))
