@@ -52,10 +52,11 @@ SAN_CFLAGS := -O1 -g $(SAN)
 CLI_SRCS := $(wildcard firmware/main.c firmware/cmd_*.c)
 LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard firmware/*.c drivers/*.c))
 TOOL_COMMON := $(wildcard tools/common/*.c)
+TEST_SUPPORT := $(wildcard tests/support/*.c)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 TESTS := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(wildcard tests/test_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-HEADERS := $(wildcard include/*.h tools/common/*.h)
+HEADERS := $(wildcard include/*.h tools/common/*.h tests/support/*.h)
 
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
@@ -120,9 +121,10 @@ $(BUILD)/asan/obj/%.o: %.c $(HEADERS)
 $(BUILD)/asan/cccd-reader: $(ASAN_CLI_OBJS) $(BUILD)/asan/libcccd.a
 	$(CC) $(SAN_CFLAGS) -o $@ $(ASAN_CLI_OBJS) $(BUILD)/asan/libcccd.a $(PKG_LIBS)
 
-$(BUILD)/asan/tests/%: tests/%.c $(TOOL_COMMON) $(BUILD)/asan/libcccd.a $(HEADERS)
+$(BUILD)/asan/tests/%: tests/%.c $(TOOL_COMMON) $(TEST_SUPPORT) $(BUILD)/asan/libcccd.a $(HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -Itools/common $(SAN_CFLAGS) -o $@ $< $(TOOL_COMMON) $(BUILD)/asan/libcccd.a $(TEST_LIBS) $(PKG_LIBS)
+	$(CC) $(BASE_CFLAGS) -Itools/common -Itests/support $(SAN_CFLAGS) -o $@ $< $(TOOL_COMMON) $(TEST_SUPPORT) \
+	  $(BUILD)/asan/libcccd.a $(TEST_LIBS) $(PKG_LIBS)
 
 # Fuzzers compile the library sources themselves: libFuzzer needs clang's
 # coverage instrumentation in every object it explores.

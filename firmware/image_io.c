@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,12 +179,15 @@ static void jpeg_on_message(j_common_ptr cinfo)
     (void)cinfo;
 }
 
-static int decode_jpeg(const uint8_t *d, size_t len, struct gray_image *out, char *err, size_t errlen)
+/* With reuse, out's buffer is kept when the size has not changed: the
+ * camera's MJPEG path decodes every frame without allocating. */
+static int decode_jpeg(const uint8_t *d, size_t len, struct gray_image *out, bool reuse, char *err, size_t errlen)
 {
     struct jpeg_decompress_struct cinfo;
     struct jpeg_fail jf;
     memset(&cinfo, 0, sizeof(cinfo));
-    memset(out, 0, sizeof(*out));
+    if (!reuse)
+        memset(out, 0, sizeof(*out));
     cinfo.err = jpeg_std_error(&jf.mgr);
     jf.mgr.error_exit = jpeg_on_error;
     jf.mgr.output_message = jpeg_on_message;
@@ -205,7 +209,10 @@ static int decode_jpeg(const uint8_t *d, size_t len, struct gray_image *out, cha
     }
     cinfo.out_color_space = JCS_GRAYSCALE;
     jpeg_start_decompress(&cinfo);
-    if (gray_image_alloc(out, (int)cinfo.output_width, (int)cinfo.output_height, 0) != IMAGE_OK) {
+    bool same = out->pixels && out->width == (int)cinfo.output_width && out->height == (int)cinfo.output_height;
+    if (!same)
+        gray_image_free(out);
+    if (!same && gray_image_alloc(out, (int)cinfo.output_width, (int)cinfo.output_height, 0) != IMAGE_OK) {
         jpeg_destroy_decompress(&cinfo);
         return fail(IMAGE_ERR_NOMEM, err, errlen, "out of memory for the picture");
     }
@@ -227,10 +234,17 @@ int image_decode(const uint8_t *data, size_t len, struct gray_image *out, char *
     case IMAGE_FORMAT_PNG:
         return decode_png(data, len, out, err, errlen);
     case IMAGE_FORMAT_JPEG:
-        return decode_jpeg(data, len, out, err, errlen);
+        return decode_jpeg(data, len, out, false, err, errlen);
     default:
         return fail(IMAGE_ERR_FORMAT, err, errlen, "not a PGM (P5), PNG or JPEG file");
     }
+}
+
+int image_decode_jpeg_reuse(const uint8_t *data, size_t len, struct gray_image *img, char *err, size_t errlen)
+{
+    if (image_sniff(data, len) != IMAGE_FORMAT_JPEG)
+        return fail(IMAGE_ERR_FORMAT, err, errlen, "not a JPEG frame");
+    return decode_jpeg(data, len, img, true, err, errlen);
 }
 
 static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen)

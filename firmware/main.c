@@ -14,7 +14,8 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  scan [--json] [--show-pii] FILE...   decode the QR codes in PGM/PNG/JPEG pictures\n"
-          "  parse [--show-pii]                    verify one card payload read from standard input\n"
+          "  parse [--text] [--show-pii]           verify one card payload read from standard input\n"
+          "  run --config FILE [--once]            the terminal: camera, decoder, desk lights and buzzer\n"
           "  version                               print the version\n"
           "\n"
           "Personal data (ID number, name, birth date, address) is masked in text output\n"
@@ -33,6 +34,8 @@ int main(int argc, char **argv)
         return cmd_scan(argc - 2, argv + 2);
     if (strcmp(cmd, "parse") == 0)
         return cmd_parse(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cccd-reader %s\n", CCCD_VERSION);
         return CLI_OK;

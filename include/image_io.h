@@ -34,6 +34,11 @@ enum image_format image_sniff(const uint8_t *data, size_t len);
  * message naming what failed. */
 int image_decode(const uint8_t *data, size_t len, struct gray_image *out, char *err, size_t errlen);
 
+/* Decodes one JPEG (a camera's MJPEG frame) into img, keeping img's buffer
+ * when the size is unchanged; img must be zeroed or hold an earlier result.
+ * On failure img is emptied. */
+int image_decode_jpeg_reuse(const uint8_t *data, size_t len, struct gray_image *img, char *err, size_t errlen);
+
 /* Reads and decodes a file; messages name the path. Files over 64 MiB are refused. */
 int image_load(const char *path, struct gray_image *out, char *err, size_t errlen);
 

@@ -1,0 +1,143 @@
+/* test_config.c - defaults, the example file, and every way a config is wrong. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+
+static struct config cfg;
+static char err[512];
+
+static int parse(const char *text)
+{
+    err[0] = '\0';
+    return config_parse_string(text, "test.conf", &cfg, err, sizeof(err));
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    assert_int_equal(parse(""), 0);
+    assert_string_equal(cfg.camera.source, "v4l2:/dev/video0");
+    assert_int_equal(cfg.camera.width, 1280);
+    assert_int_equal(cfg.camera.height, 720);
+    assert_int_equal(cfg.camera.fps, 15);
+    assert_int_equal(cfg.camera.focus, -1);
+    assert_string_equal(cfg.gpio_backend, "null");
+    assert_false(cfg.gpio.out[GPIO_GREEN].used);
+    assert_true(cfg.gpio.button.active_low);
+    assert_int_equal(cfg.gpio.debounce_ms, 30);
+    assert_int_equal(cfg.duplicate_window_s, 60);
+    assert_int_equal(cfg.log_level, LOG_INFO);
+    assert_true(cfg.device_id[0] != '\0');
+}
+
+/* The commented example in board/ is the documentation: it must load, and
+ * give exactly the defaults. */
+static void test_example_file_loads(void **state)
+{
+    (void)state;
+    struct config defaults;
+    config_defaults(&defaults);
+    assert_int_equal(config_load("board/cccd-reader.conf", &cfg, err, sizeof(err)), 0);
+    assert_string_equal(cfg.camera_source, defaults.camera_source);
+    assert_int_equal(cfg.camera.width, defaults.camera.width);
+    assert_int_equal(cfg.stall_timeout_ms, defaults.stall_timeout_ms);
+    assert_int_equal(cfg.gpio.button.active_low, defaults.gpio.button.active_low);
+    assert_int_equal(cfg.duplicate_window_s, defaults.duplicate_window_s);
+    assert_int_equal(cfg.log_level, defaults.log_level);
+}
+
+static void test_values_and_lines(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("[device]\nid = desk-07\n"
+                           "[camera]\nsource = files:/tmp/x ; replay\nwidth = 640\nheight=480\nfps = 5\nloop = no\n"
+                           "[gpio]\nbackend = gpiod\nchip = pinctrl-rp1\ngreen = GPIO17\nred = 27\n"
+                           "buzzer_active_low = yes\nbutton = GPIO24\nbutton_action = mute\n"
+                           "[scan]\nduplicate_window_s = 0\n[log]\nlevel = debug\n"),
+                     0);
+    assert_string_equal(cfg.device_id, "desk-07");
+    assert_string_equal(cfg.camera.source, "files:/tmp/x");
+    assert_int_equal(cfg.camera.width, 640);
+    assert_int_equal(cfg.camera.fps, 5);
+    assert_false(cfg.camera.loop);
+    assert_true(cfg.gpio.out[GPIO_GREEN].used);
+    assert_string_equal(cfg.gpio.out[GPIO_GREEN].line, "GPIO17");
+    assert_string_equal(cfg.gpio.out[GPIO_GREEN].chip, "pinctrl-rp1");
+    assert_string_equal(cfg.gpio.out[GPIO_RED].line, "27");
+    assert_false(cfg.gpio.out[GPIO_AMBER].used);
+    assert_true(cfg.gpio.out[GPIO_BUZZER].active_low);
+    assert_string_equal(cfg.gpio.button.chip, "pinctrl-rp1");
+    assert_int_equal(cfg.button_action, BUTTON_MUTE);
+    assert_int_equal(cfg.duplicate_window_s, 0);
+    assert_int_equal(cfg.log_level, LOG_DEBUG);
+}
+
+/* Each bad input: the status and the pieces the message must name. */
+static void expect_error(const char *text, int status, const char *must1, const char *must2)
+{
+    assert_int_equal(parse(text), status);
+    if (!strstr(err, must1) || (must2 && !strstr(err, must2)))
+        fail_msg("message '%s' lacks '%s' / '%s'", err, must1, must2 ? must2 : "");
+}
+
+static void test_errors_name_file_line_key(void **state)
+{
+    (void)state;
+    expect_error("[camera]\nwidht = 640\n", CONFIG_ERR_SYNTAX, "test.conf:2:", "widht");
+    expect_error("[camra]\nwidth = 640\n", CONFIG_ERR_SYNTAX, "test.conf:2:", "[camra]");
+    expect_error("[camera]\n\nfps = fast\n", CONFIG_ERR_VALUE, "test.conf:3:", "fps");
+    expect_error("[camera]\nfps = 0\n", CONFIG_ERR_VALUE, "from 1 to 120", NULL);
+    expect_error("[camera]\nfps = 12x\n", CONFIG_ERR_VALUE, "fps", NULL);
+    expect_error("[camera]\nwidth = 99999999999999999999\n", CONFIG_ERR_VALUE, "width", NULL);
+    expect_error("[camera]\nloop = maybe\n", CONFIG_ERR_VALUE, "true or false", NULL);
+    expect_error("[log]\nlevel = loud\n", CONFIG_ERR_VALUE, "level", "debug");
+    expect_error("[gpio]\nbutton_action = dance\n", CONFIG_ERR_VALUE, "repeat or mute", NULL);
+    expect_error("just some words\n", CONFIG_ERR_SYNTAX, "test.conf:1:", "key = value");
+    expect_error("[camera]\nsource = webcam0\n", CONFIG_ERR_VALUE, "source", "v4l2:");
+    expect_error("[gpio]\nbackend = wiringpi\n", CONFIG_ERR_VALUE, "backend", "gpiod");
+    expect_error("[camera]\nreopen_min_ms = 5000\nreopen_max_ms = 1000\n", CONFIG_ERR_VALUE, "reopen_min_ms", NULL);
+    char longid[200];
+    memset(longid, 'x', sizeof(longid));
+    snprintf(longid, sizeof(longid), "[device]\nid = %0150d\n", 7);
+    expect_error(longid, CONFIG_ERR_VALUE, "id", "shorter");
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    assert_int_equal(config_load("/nonexistent/cccd.conf", &cfg, err, sizeof(err)), CONFIG_ERR_OPEN);
+    assert_non_null(strstr(err, "/nonexistent/cccd.conf"));
+    assert_non_null(strstr(err, "No such file"));
+}
+
+/* A copied config must point at its own strings. */
+static void test_relink_after_copy(void **state)
+{
+    (void)state;
+    assert_int_equal(parse("[camera]\nsource = files:/a\n"), 0);
+    struct config copy = cfg;
+    config_relink(&copy);
+    assert_ptr_equal(copy.camera.source, copy.camera_source);
+    assert_string_equal(copy.camera.source, "files:/a");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_example_file_loads),
+        cmocka_unit_test(test_values_and_lines),
+        cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_relink_after_copy),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

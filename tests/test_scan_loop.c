@@ -1,0 +1,232 @@
+/* test_scan_loop.c - the loop end to end on replayed and piped frames. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "desk.h"
+#include "fake_gpio.h"
+#include "image_io.h"
+#include "qr_frame.h"
+#include "scan_loop.h"
+
+static const char *card_a = "079090001234|025123456|Ngô Bảo Châu|28061990|Nam|Số 12 Hoàng Hoa Thám, Hà Nội|15062021";
+static const char *card_bad = "079190001234|025123456|Ngô Bảo Châu|28061990|Nam|Hà Nội|15062021"; /* sex mismatch */
+static const char *not_card = "https://vneid.gov.vn/";
+
+static char dir[64];
+
+static struct cccd_record received[8];
+static int nreceived;
+static bool sink_full;
+
+static int sink_accept(void *ctx, const struct cccd_record *rec)
+{
+    (void)ctx;
+    if (sink_full)
+        return -1;
+    if (nreceived < 8)
+        received[nreceived++] = *rec;
+    return 0;
+}
+
+static const struct record_sink sink = { NULL, sink_accept };
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/cccd-loop-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    char p[128];
+    const char *names[] = { "a.png", "bad.png", "url.png", "empty.png" };
+    const char *payloads[] = { card_a, card_bad, not_card, NULL };
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+        if (qr_frame_save(p, payloads[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Appends `count` copies of dir/name to a files: list. */
+static void add(char *list, size_t size, const char *name, int count)
+{
+    for (int i = 0; i < count; i++) {
+        size_t n = strlen(list);
+        snprintf(list + n, size - n, "%s%s/%s", n > strlen("files:") ? "," : "", dir, name);
+    }
+}
+
+static void make_config(struct config *cfg, const char *source, int fps)
+{
+    char text[256], err[256];
+    snprintf(text, sizeof(text), "[camera]\nfps = %d\nloop = false\nreopen_min_ms = 50\nreopen_max_ms = 200\n"
+                                 "stall_timeout_ms = 300\nwidth = 320\nheight = 320\n",
+             fps);
+    assert_int_equal(config_parse_string(text, "t.conf", cfg, err, sizeof(err)), 0);
+    assert_true(strlen(source) < sizeof(cfg->camera_source));
+    strcpy(cfg->camera_source, source);
+    config_relink(cfg);
+}
+
+static struct desk *open_desk(void)
+{
+    struct gpio_config g;
+    memset(&g, 0, sizeof(g));
+    struct desk *d;
+    char err[128];
+    fake_gpio_clear();
+    assert_int_equal(desk_open(&d, &fake_gpio_ops, &g, BUTTON_REPEAT, err, sizeof(err)), 0);
+    return d;
+}
+
+/* A card held up for three frames is one check-in; shown again after it
+ * left the view, it is a duplicate; a bad card and a URL are told apart. */
+static void test_outcomes_from_replayed_frames(void **state)
+{
+    (void)state;
+    static char list[16384] = "files:";
+    add(list, sizeof(list), "a.png", 3);
+    add(list, sizeof(list), "empty.png", 90); /* 1.8 s at 50 fps: the card has left */
+    add(list, sizeof(list), "a.png", 2);
+    add(list, sizeof(list), "empty.png", 90);
+    add(list, sizeof(list), "bad.png", 1);
+    add(list, sizeof(list), "url.png", 1);
+    add(list, sizeof(list), "empty.png", 3);
+    static struct config cfg;
+    make_config(&cfg, list, 50);
+    struct desk *d = open_desk();
+    struct scan_loop *l;
+    char err[256];
+    nreceived = 0;
+    assert_int_equal(scan_loop_open(&l, &cfg, d, &sink, err, sizeof(err)), 0);
+    int steps = 0, rc;
+    while ((rc = scan_loop_step(l)) != SCAN_STEP_END && steps++ < 2000)
+        assert_true(rc >= 0);
+    const struct scan_stats *s = scan_loop_stats(l);
+    assert_int_equal(s->frames, 190);
+    assert_int_equal(s->accepted, 1);
+    assert_int_equal(s->duplicates, 1);
+    assert_int_equal(s->rejected, 1);
+    assert_int_equal(s->not_cards, 1);
+    assert_int_equal(s->codes, 4);
+    assert_int_equal(s->camera_failures, 0);
+    assert_int_equal(nreceived, 1);
+    assert_string_equal(received[0].id_number, "079090001234");
+    assert_string_equal(received[0].full_name, "Ngô Bảo Châu");
+    scan_loop_close(l);
+    desk_close(d);
+}
+
+static void test_queue_full_is_not_accepted(void **state)
+{
+    (void)state;
+    char list[256] = "files:";
+    add(list, sizeof(list), "a.png", 1);
+    static struct config cfg;
+    make_config(&cfg, list, 50);
+    struct desk *d = open_desk();
+    struct scan_loop *l;
+    char err[256];
+    sink_full = true;
+    nreceived = 0;
+    assert_int_equal(scan_loop_open(&l, &cfg, d, &sink, err, sizeof(err)), 0);
+    while (scan_loop_step(l) != SCAN_STEP_END)
+        ;
+    sink_full = false;
+    assert_int_equal(scan_loop_stats(l)->accepted, 0);
+    assert_int_equal(scan_loop_stats(l)->refused, 1);
+    scan_loop_close(l);
+    desk_close(d);
+}
+
+/* A camera that is not there: fault pattern, retries with backoff, no exit. */
+static void test_missing_camera_is_retried(void **state)
+{
+    (void)state;
+    const char *sources[] = { "v4l2:/dev/video-none", "files:/nonexistent-dir", "pipe:exit 3" };
+    for (int i = 0; i < 3; i++) {
+        static struct config cfg;
+        make_config(&cfg, sources[i], 10);
+        struct desk *d = open_desk();
+        struct scan_loop *l;
+        char err[256];
+        assert_int_equal(scan_loop_open(&l, &cfg, d, &sink, err, sizeof(err)), 0);
+        int64_t t0 = clock_ms();
+        while (clock_ms() - t0 < 700)
+            assert_int_equal(scan_loop_step(l), SCAN_STEP_IDLE);
+        assert_int_equal(scan_loop_stats(l)->camera_failures, 1); /* one fault, however many retries */
+        struct fake_event ev[64];
+        int n = fake_gpio_events(ev, 64);
+        int red_on = 0;
+        for (int k = 0; k < n; k++)
+            red_on += ev[k].line == GPIO_RED && ev[k].on;
+        assert_true(red_on >= 1);
+        scan_loop_close(l);
+        desk_close(d);
+    }
+}
+
+/* Raw YUV420 frames from a command: the path for Pi camera modules. */
+static void test_pipe_source_reads_a_card(void **state)
+{
+    (void)state;
+    struct gray_image img;
+    assert_int_equal(gray_image_alloc(&img, 320, 320, 235), 0);
+    assert_int_equal(qr_frame_draw(&img, card_a, 3, 30, 30), 0);
+    char raw[128], source[256];
+    snprintf(raw, sizeof(raw), "%s/frames.yuv", dir);
+    FILE *f = fopen(raw, "wb");
+    assert_non_null(f);
+    static uint8_t chroma[320 * 160];
+    memset(chroma, 128, sizeof(chroma));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fwrite(img.pixels, 1, 320 * 320, f), 320 * 320);
+        assert_int_equal(fwrite(chroma, 1, sizeof(chroma), f), sizeof(chroma));
+    }
+    fclose(f);
+    gray_image_free(&img);
+    snprintf(source, sizeof(source), "pipe:cat %s; sleep 5", raw);
+    static struct config cfg;
+    make_config(&cfg, source, 10);
+    struct desk *d = open_desk();
+    struct scan_loop *l;
+    char err[256];
+    nreceived = 0;
+    assert_int_equal(scan_loop_open(&l, &cfg, d, &sink, err, sizeof(err)), 0);
+    int64_t t0 = clock_ms();
+    while (scan_loop_stats(l)->accepted == 0 && clock_ms() - t0 < 3000)
+        assert_true(scan_loop_step(l) >= 0);
+    assert_int_equal(scan_loop_stats(l)->accepted, 1);
+    assert_string_equal(received[0].id_number, "079090001234");
+    scan_loop_close(l); /* stops the command */
+    desk_close(d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outcomes_from_replayed_frames),
+        cmocka_unit_test(test_queue_full_is_not_accepted),
+        cmocka_unit_test(test_missing_camera_is_retried),
+        cmocka_unit_test(test_pipe_source_reads_a_card),
+    };
+    return cmocka_run_group_tests_name("scan_loop", tests, setup, teardown);
+}
