@@ -22,10 +22,13 @@ FLAVOR ?= bookworm
 ifeq ($(FLAVOR),trixie)
 BUILD ?= build/trixie
 TRIXIE_PREFIX ?= $(CURDIR)/build/trixie-libs/prefix
-export PKG_CONFIG_PATH := $(TRIXIE_PREFIX)/lib/pkgconfig
+# make before 4.4 does not pass exported variables to $(shell): set the
+# search path on pkg-config's own command line.
+PKG_CONFIG := env PKG_CONFIG_PATH=$(TRIXIE_PREFIX)/lib/pkgconfig pkg-config
 RPATH := -Wl,-rpath,$(TRIXIE_PREFIX)/lib
 else
 BUILD ?= build
+PKG_CONFIG ?= pkg-config
 RPATH :=
 endif
 
@@ -35,13 +38,13 @@ TEST_PKGS := cmocka
 
 # Recursively expanded on purpose: pkg-config runs when a recipe needs it,
 # after `make deps` has installed the packages on a fresh machine.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(TOOL_PKGS))
-PKG_LIBS = $(RPATH) $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TOOL_PKGS))
+PKG_LIBS = $(RPATH) $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 # libgpiod's headers carry no version macro: take the major version from
 # pkg-config, as openocd and NUT do, and let drivers/gpio_gpiod.c choose.
-GPIOD_MAJOR = $(firstword $(subst ., ,$(shell pkg-config --modversion libgpiod)))
-TOOL_LIBS = $(shell pkg-config --libs $(TOOL_PKGS))
-TEST_LIBS = $(shell pkg-config --libs $(TEST_PKGS) $(TOOL_PKGS))
+GPIOD_MAJOR = $(firstword $(subst ., ,$(shell $(PKG_CONFIG) --modversion libgpiod)))
+TOOL_LIBS = $(shell $(PKG_CONFIG) --libs $(TOOL_PKGS))
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) $(TOOL_PKGS))
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) -DCCCD_GPIOD_MAJOR=$(GPIOD_MAJOR)
@@ -56,7 +59,7 @@ TEST_SUPPORT := $(wildcard tests/support/*.c)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 TESTS := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(wildcard tests/test_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-HEADERS := $(wildcard include/*.h tools/common/*.h tests/support/*.h)
+HEADERS := $(wildcard include/*.h drivers/*.h tools/common/*.h tests/support/*.h)
 
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))

@@ -87,12 +87,18 @@ static int list_files(struct camera *cam, const char *list, char *err, size_t er
     if (!copy)
         return CAMERA_ERR_IO;
     int rc = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save))
-        rc = add_path(cam, NULL, tok);
+    struct stat st;
+    for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+        if (stat(tok, &st) != 0) {
+            snprintf(err, errlen, "files:%s: %s", tok, strerror(errno));
+            rc = CAMERA_ERR_CONFIG;
+        } else if (add_path(cam, NULL, tok) != 0) {
+            snprintf(err, errlen, "files: more than %d pictures, or out of memory", FILES_MAX);
+            rc = CAMERA_ERR_CONFIG;
+        }
+    }
     free(copy);
-    if (rc != 0)
-        snprintf(err, errlen, "files: more than %d pictures, or out of memory", FILES_MAX);
-    return rc == 0 ? 0 : CAMERA_ERR_CONFIG;
+    return rc;
 }
 
 static void files_close(struct camera *cam)

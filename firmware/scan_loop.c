@@ -83,8 +83,8 @@ static void camera_failed(struct scan_loop *l, const char *why)
 {
     int64_t now = clock_ms();
     if (!l->failing || strcmp(why, l->last_error) != 0)
-        log_msg(LOG_ERR, "fault=camera source=%s: %s; retrying with backoff up to %d s", l->cfg->camera.source, why,
-                l->cfg->reopen_max_ms / 1000);
+        log_msg(LOG_ERR, "fault=camera source=%s: %s; retrying with backoff up to %.1f s", l->cfg->camera.source,
+                why, l->cfg->reopen_max_ms / 1000.0);
     snprintf(l->last_error, sizeof(l->last_error), "%s", why);
     if (!l->failing)
         l->stats.camera_failures++;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -65,12 +66,28 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Appends `count` copies of dir/name to a files: list. */
-static void add(char *list, size_t size, const char *name, int count)
+/* A clip: numbered links in dir/clip-N to the pictures, played in order as
+ * a camera would deliver them. */
+static char clip_dir[128];
+static int clip_frames;
+
+static const char *clip_begin(int n)
+{
+    static char source[160];
+    snprintf(clip_dir, sizeof(clip_dir), "%s/clip-%d", dir, n);
+    assert_int_equal(mkdir(clip_dir, 0700), 0);
+    clip_frames = 0;
+    snprintf(source, sizeof(source), "files:%s", clip_dir);
+    return source;
+}
+
+static void add(const char *name, int count)
 {
     for (int i = 0; i < count; i++) {
-        size_t n = strlen(list);
-        snprintf(list + n, size - n, "%s%s/%s", n > strlen("files:") ? "," : "", dir, name);
+        char from[160], to[160];
+        snprintf(from, sizeof(from), "%s/%s", dir, name);
+        snprintf(to, sizeof(to), "%s/%04d.png", clip_dir, clip_frames++);
+        assert_int_equal(symlink(from, to), 0);
     }
 }
 
@@ -102,14 +119,14 @@ static struct desk *open_desk(void)
 static void test_outcomes_from_replayed_frames(void **state)
 {
     (void)state;
-    static char list[16384] = "files:";
-    add(list, sizeof(list), "a.png", 3);
-    add(list, sizeof(list), "empty.png", 90); /* 1.8 s at 50 fps: the card has left */
-    add(list, sizeof(list), "a.png", 2);
-    add(list, sizeof(list), "empty.png", 90);
-    add(list, sizeof(list), "bad.png", 1);
-    add(list, sizeof(list), "url.png", 1);
-    add(list, sizeof(list), "empty.png", 3);
+    const char *list = clip_begin(1);
+    add("a.png", 3);
+    add("empty.png", 90); /* 1.8 s at 50 fps: the card has left */
+    add("a.png", 2);
+    add("empty.png", 90);
+    add("bad.png", 1);
+    add("url.png", 1);
+    add("empty.png", 3);
     static struct config cfg;
     make_config(&cfg, list, 50);
     struct desk *d = open_desk();
@@ -138,8 +155,8 @@ static void test_outcomes_from_replayed_frames(void **state)
 static void test_queue_full_is_not_accepted(void **state)
 {
     (void)state;
-    char list[256] = "files:";
-    add(list, sizeof(list), "a.png", 1);
+    const char *list = clip_begin(2);
+    add("a.png", 1);
     static struct config cfg;
     make_config(&cfg, list, 50);
     struct desk *d = open_desk();
