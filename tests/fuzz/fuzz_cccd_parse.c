@@ -1,0 +1,208 @@
+/* fuzz_cccd_parse.c - libFuzzer target for cccd_parse().
+ *
+ * Any byte string must parse without a sanitizer report, and the result must
+ * obey the contract of include/cccd_parse.h:
+ *   - the status is in range and has a code and messages;
+ *   - on CCCD_OK every string is NUL-terminated inside its array, clean NFC
+ *     UTF-8, trimmed and within bounds; the dates are real and in order; the
+ *     ID number agrees with the birth date, the sex and the province code;
+ *   - on any other status the record is all zero bytes;
+ *   - a leading BOM or a trailing "\r\n" does not change the verdict.
+ * A violation calls abort() after printing which invariant failed.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cccd_parse.h"
+#include "text_utf8.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const struct cccd_parse_opts OPTS = {.today = {2026, 11, 27}};
+
+static const unsigned char PROVINCES[] = {
+    1,  2,  4,  6,  8,  10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 30, 31, 33,
+    34, 35, 36, 37, 38, 40, 42, 44, 45, 46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64, 66,
+    67, 68, 70, 72, 74, 75, 77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96,
+};
+
+#define CHECK(cond)                                                                              \
+    do {                                                                                         \
+        if (!(cond)) {                                                                           \
+            fprintf(stderr, "fuzz_cccd_parse: invariant failed at line %d: %s\n", __LINE__, #cond); \
+            abort();                                                                             \
+        }                                                                                        \
+    } while (0)
+
+static bool all_zero(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        if (b[i])
+            return false;
+    return true;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_alnum(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dim[m - 1];
+}
+
+static bool date_real(const struct cccd_date *d)
+{
+    return d->year >= 1900 && d->year <= 9999 && d->month >= 1 && d->month <= 12 && d->day >= 1 &&
+           d->day <= days_in_month(d->year, d->month);
+}
+
+static int date_cmp(const struct cccd_date *a, const struct cccd_date *b)
+{
+    if (a->year != b->year)
+        return a->year < b->year ? -1 : 1;
+    if (a->month != b->month)
+        return a->month < b->month ? -1 : 1;
+    if (a->day != b->day)
+        return a->day < b->day ? -1 : 1;
+    return 0;
+}
+
+/* A text field: terminated inside its array, min..max bytes, valid UTF-8
+ * without control characters, already NFC, no surrounding spaces. */
+static void check_text(const char *s, size_t cap, size_t min)
+{
+    const char *nul = memchr(s, '\0', cap);
+    CHECK(nul != NULL);
+    size_t len = (size_t)(nul - s);
+    CHECK(len >= min && len < cap);
+    CHECK(utf8_valid((const uint8_t *)s, len));
+    CHECK(!utf8_has_control((const uint8_t *)s, len));
+    if (len) {
+        CHECK(s[0] != ' ' && s[len - 1] != ' ');
+        char nfc[CCCD_ADDRESS_MAX + 1];
+        long n = utf8_nfc((const uint8_t *)s, len, nfc, sizeof nfc);
+        CHECK(n == (long)len && memcmp(nfc, s, len) == 0);
+    }
+}
+
+static void check_record(const struct cccd_record *r)
+{
+    CHECK(r->card_type == CCCD_CARD_2021 || r->card_type == CCCD_CARD_2024);
+    CHECK(r->sex == CCCD_MALE || r->sex == CCCD_FEMALE);
+
+    /* ID number: exactly 12 ASCII digits. */
+    CHECK(memchr(r->id_number, '\0', sizeof r->id_number) != NULL);
+    CHECK(strlen(r->id_number) == CCCD_ID_LEN);
+    for (int i = 0; i < CCCD_ID_LEN; i++)
+        CHECK(is_digit(r->id_number[i]));
+
+    /* Old ID: empty or 9..12 ASCII letters/digits. */
+    CHECK(memchr(r->old_id_number, '\0', sizeof r->old_id_number) != NULL);
+    size_t old_len = strlen(r->old_id_number);
+    CHECK(old_len == 0 || (old_len >= 9 && old_len <= CCCD_OLD_ID_MAX));
+    for (size_t i = 0; i < old_len; i++)
+        CHECK(is_alnum(r->old_id_number[i]));
+
+    check_text(r->full_name, sizeof r->full_name, 1);
+    check_text(r->address, sizeof r->address, 1);
+    for (const char *c = r->full_name; *c; c++)
+        CHECK(!is_digit(*c) && *c != '|');
+
+    /* Dates: real, born no later than issued, neither after today. */
+    CHECK(date_real(&r->date_of_birth));
+    CHECK(date_real(&r->issue_date));
+    CHECK(date_cmp(&r->date_of_birth, &r->issue_date) <= 0);
+    CHECK(date_cmp(&r->issue_date, &OPTS.today) <= 0);
+
+    /* The ID agrees with the rest. */
+    const char *id = r->id_number;
+    int province = (id[0] - '0') * 100 + (id[1] - '0') * 10 + (id[2] - '0');
+    int d4 = id[3] - '0';
+    int yy = (id[4] - '0') * 10 + (id[5] - '0');
+    CHECK(r->province_code == province);
+    if (id[0] == '0') {
+        bool known = false;
+        for (size_t i = 0; i < sizeof PROVINCES; i++)
+            known |= PROVINCES[i] == province;
+        CHECK(known);
+    }
+    CHECK(d4 / 2 == (r->date_of_birth.year - 1900) / 100);
+    CHECK((d4 % 2 == 1) == (r->sex == CCCD_FEMALE));
+    CHECK(yy == r->date_of_birth.year % 100);
+}
+
+static enum cccd_status parse_checked(const uint8_t *data, size_t size, struct cccd_record *rec)
+{
+    memset(rec, 0x5A, sizeof *rec);
+    enum cccd_status st = cccd_parse(data, size, &OPTS, rec);
+    CHECK((unsigned)st < CCCD_STATUS_COUNT);
+    const char *code = cccd_status_code(st);
+    const char *en = cccd_status_message_en(st);
+    const char *vi = cccd_status_message_vi(st);
+    CHECK(code && *code && en && *en && vi && *vi);
+    if (st == CCCD_OK)
+        check_record(rec);
+    else
+        CHECK(all_zero(rec, sizeof *rec));
+    if (size > CCCD_PAYLOAD_MAX && st != CCCD_NOT_CARD)
+        CHECK(st == CCCD_ERR_TOO_LONG);
+    return st;
+}
+
+static void check_same(enum cccd_status st, const struct cccd_record *a, enum cccd_status st2,
+                       const struct cccd_record *b)
+{
+    if (st != st2) {
+        fprintf(stderr, "fuzz_cccd_parse: verdict changed: %s -> %s\n", cccd_status_code(st),
+                cccd_status_code(st2));
+        abort();
+    }
+    if (st != CCCD_OK)
+        return;
+    CHECK(a->card_type == b->card_type && a->sex == b->sex && a->province_code == b->province_code);
+    CHECK(strcmp(a->id_number, b->id_number) == 0);
+    CHECK(strcmp(a->old_id_number, b->old_id_number) == 0);
+    CHECK(strcmp(a->full_name, b->full_name) == 0);
+    CHECK(strcmp(a->address, b->address) == 0);
+    CHECK(date_cmp(&a->date_of_birth, &b->date_of_birth) == 0);
+    CHECK(date_cmp(&a->issue_date, &b->issue_date) == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct cccd_record rec, rec2;
+    enum cccd_status st = parse_checked(data, size, &rec);
+
+    /* What scanners add must not change the verdict. Only within the length
+     * limit (the limit is on raw bytes), and a BOM only once: a second BOM is
+     * text, not an encoding mark. */
+    if (size + 3 <= CCCD_PAYLOAD_MAX) {
+        uint8_t *buf = malloc(size + 3);
+        CHECK(buf != NULL);
+        if (!(size >= 3 && memcmp(data, "\xef\xbb\xbf", 3) == 0)) {
+            memcpy(buf, "\xef\xbb\xbf", 3);
+            if (size)
+                memcpy(buf + 3, data, size);
+            check_same(st, &rec, parse_checked(buf, size + 3, &rec2), &rec2);
+        }
+        if (size)
+            memcpy(buf, data, size);
+        memcpy(buf + size, "\r\n", 2);
+        check_same(st, &rec, parse_checked(buf, size + 2, &rec2), &rec2);
+        free(buf);
+    }
+    return 0;
+}
