@@ -66,7 +66,7 @@ CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))
 ASAN_LIB_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(LIB_SRCS))
 ASAN_CLI_OBJS := $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(CLI_SRCS))
 
-.PHONY: all deps demo test check fuzz tools clean test-hil trixie-libs
+.PHONY: all deps demo test check fuzz tools clean test-hil trixie-libs bench
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/cccd-reader
@@ -138,6 +138,14 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
 
 check: $(BUILD)/cccd-reader $(BUILD)/asan/cccd-reader $(TESTS) $(FUZZERS) tools
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(CI_FUZZ_SECONDS) tests/run.sh
+
+# Benchmarks: ratios measured in one run on the same frames (docs/bench.md).
+bench:
+	@tools/install-deps.sh build
+	@$(MAKE) --no-print-directory $(BUILD)/cccd-reader tools
+	@mkdir -p $(BUILD)/bench
+	@[ -f $(BUILD)/bench/frames/manifest.tsv ] || $(BUILD)/tools/make_frames $(BUILD)/bench/frames >/dev/null
+	@$(BUILD)/tools/bench_loop $(BUILD)/bench/frames/manifest.tsv --markdown $(BUILD)/bench/loop.md
 
 fuzz: $(FUZZERS)
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh

@@ -70,7 +70,7 @@ static int start_running(struct running *r, char *err, size_t errlen)
     const struct gpio_ops *gpio = gpio_backend(r->cfg.gpio_backend);
     int rc = desk_open(&r->desk, gpio, &r->cfg.gpio, r->cfg.button_action, err, errlen);
     if (rc == 0)
-        rc = scan_loop_open(&r->loop, &r->cfg, r->desk, &log_sink, err, errlen);
+        rc = scan_loop_open(&r->loop, &r->cfg, NULL, r->desk, &log_sink, err, errlen);
     if (rc != 0)
         stop_running(r);
     return rc;

@@ -38,8 +38,8 @@ struct scan_loop {
     struct scan_stats stats;
 };
 
-int scan_loop_open(struct scan_loop **out, const struct config *cfg, struct desk *desk,
-                   const struct record_sink *sink, char *err, size_t errlen)
+int scan_loop_open(struct scan_loop **out, const struct config *cfg, const struct camera_ops *cam,
+                   struct desk *desk, const struct record_sink *sink, char *err, size_t errlen)
 {
     *out = NULL;
     struct scan_loop *l = calloc(1, sizeof(*l));
@@ -50,7 +50,7 @@ int scan_loop_open(struct scan_loop **out, const struct config *cfg, struct desk
     l->cfg = cfg;
     l->desk = desk;
     l->sink = sink;
-    l->cam_ops = camera_ops_for(cfg->camera.source);
+    l->cam_ops = cam ? cam : camera_ops_for(cfg->camera.source);
     l->backoff_ms = cfg->reopen_min_ms;
     l->in_view = seen_open(SEEN_CAPACITY);
     l->checkins = seen_open(SEEN_CAPACITY);

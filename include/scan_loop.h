@@ -39,9 +39,11 @@ struct scan_stats {
 
 struct scan_loop;
 
-/* The loop borrows cfg, desk and sink: they must outlive it. */
-int scan_loop_open(struct scan_loop **out, const struct config *cfg, struct desk *desk,
-                   const struct record_sink *sink, char *err, size_t errlen);
+/* The loop borrows cfg, desk and sink: they must outlive it. cam is the
+ * camera backend, or NULL for the one cfg->camera.source names (benchmarks
+ * pass their own in-memory camera). */
+int scan_loop_open(struct scan_loop **out, const struct config *cfg, const struct camera_ops *cam,
+                   struct desk *desk, const struct record_sink *sink, char *err, size_t errlen);
 void scan_loop_close(struct scan_loop *l);
 
 /* Waits up to ~100 ms for a frame and acts on it. Returns a scan_step, or a

@@ -133,7 +133,7 @@ static void test_outcomes_from_replayed_frames(void **state)
     struct scan_loop *l;
     char err[256];
     nreceived = 0;
-    assert_int_equal(scan_loop_open(&l, &cfg, d, &sink, err, sizeof(err)), 0);
+    assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
     int steps = 0, rc;
     while ((rc = scan_loop_step(l)) != SCAN_STEP_END && steps++ < 2000)
         assert_true(rc >= 0);
@@ -164,7 +164,7 @@ static void test_queue_full_is_not_accepted(void **state)
     char err[256];
     sink_full = true;
     nreceived = 0;
-    assert_int_equal(scan_loop_open(&l, &cfg, d, &sink, err, sizeof(err)), 0);
+    assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
     while (scan_loop_step(l) != SCAN_STEP_END)
         ;
     sink_full = false;
@@ -185,7 +185,7 @@ static void test_missing_camera_is_retried(void **state)
         struct desk *d = open_desk();
         struct scan_loop *l;
         char err[256];
-        assert_int_equal(scan_loop_open(&l, &cfg, d, &sink, err, sizeof(err)), 0);
+        assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
         int64_t t0 = clock_ms();
         while (clock_ms() - t0 < 700)
             assert_int_equal(scan_loop_step(l), SCAN_STEP_IDLE);
@@ -227,7 +227,7 @@ static void test_pipe_source_reads_a_card(void **state)
     struct scan_loop *l;
     char err[256];
     nreceived = 0;
-    assert_int_equal(scan_loop_open(&l, &cfg, d, &sink, err, sizeof(err)), 0);
+    assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
     int64_t t0 = clock_ms();
     while (scan_loop_stats(l)->accepted == 0 && clock_ms() - t0 < 3000)
         assert_true(scan_loop_step(l) >= 0);
