@@ -39,7 +39,10 @@ TEST_PKGS := cmocka
 # Recursively expanded on purpose: pkg-config runs when a recipe needs it,
 # after `make deps` has installed the packages on a fresh machine.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) $(TOOL_PKGS))
-PKG_LIBS = $(RPATH) $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
+# mbedtls 2.28 (bookworm) ships no pkg-config file; the trixie prefix's 3.6 does.
+MBEDTLS_CFLAGS = $(shell $(PKG_CONFIG) --cflags mbedtls 2>/dev/null)
+MBEDTLS_LIBS = $(shell $(PKG_CONFIG) --libs mbedtls mbedx509 mbedcrypto 2>/dev/null || echo -lmbedtls -lmbedx509 -lmbedcrypto)
+PKG_LIBS = $(RPATH) $(shell $(PKG_CONFIG) --libs $(PKGS)) $(MBEDTLS_LIBS) -lpthread -lm
 # libgpiod's headers carry no version macro: take the major version from
 # pkg-config, as openocd and NUT do, and let drivers/gpio_gpiod.c choose.
 GPIOD_MAJOR = $(firstword $(subst ., ,$(shell $(PKG_CONFIG) --modversion libgpiod)))
@@ -47,7 +50,7 @@ TOOL_LIBS = $(shell $(PKG_CONFIG) --libs $(TOOL_PKGS))
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) $(TOOL_PKGS))
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) -DCCCD_GPIOD_MAJOR=$(GPIOD_MAJOR)
+BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) $(MBEDTLS_CFLAGS) -DCCCD_GPIOD_MAJOR=$(GPIOD_MAJOR)
 CFLAGS ?= -O2 -g
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS := -O1 -g $(SAN)

@@ -9,7 +9,8 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libzbar-dev libpng-dev libjpeg62-turbo-dev
- libutf8proc-dev libjansson-dev libqrencode-dev libgpiod-dev libinih-dev libsystemd-dev"
+ libutf8proc-dev libjansson-dev libqrencode-dev libgpiod-dev libinih-dev libsystemd-dev
+ libmbedtls-dev openssl"
 # clang and its runtime carry libFuzzer; valgrind checks the long-running loop.
 test_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev valgrind"
 
