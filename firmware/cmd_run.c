@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 
+#include "checkin.h"
 #include "cli.h"
 #include "clock.h"
 #include "config.h"
@@ -18,6 +20,8 @@
 #include "log.h"
 #include "record_format.h"
 #include "scan_loop.h"
+#include "spool.h"
+#include "uplink.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -38,39 +42,106 @@ static int install_signals(void)
     return sigaction(SIGTERM, &sa, NULL) | sigaction(SIGINT, &sa, NULL) | sigaction(SIGHUP, &sa, NULL);
 }
 
-/* Until the durable queue exists, records end in a log line with the ID masked. */
+/* Without an [uplink] url, records end in a log line with the ID masked
+ * (development machines, the scan-only demo). */
 static int log_sink_accept(void *ctx, const struct cccd_record *rec)
 {
     (void)ctx;
     char masked[13];
     record_mask_id(rec->id_number, masked);
-    log_msg(LOG_INFO, "record handed on id=%s", masked);
+    log_msg(LOG_INFO, "record handed on id=%s (no [uplink] url: not delivered)", masked);
     return 0;
 }
-
-static const struct record_sink log_sink = { NULL, log_sink_accept };
 
 struct running {
     struct config cfg;
     struct desk *desk;
+    struct spool *spool;
+    struct uplink *uplink;
     struct scan_loop *loop;
+    struct record_sink sink;
 };
+
+/* The desk hears "accepted" only once the record is on disk. */
+static int spool_sink_accept(void *ctx, const struct cccd_record *rec)
+{
+    struct running *r = ctx;
+    static char body[SPOOL_RECORD_MAX];
+    char key[160], err[256];
+    struct checkin_meta meta = { r->cfg.device_id, r->cfg.uplink_field_mask, "card" };
+    long n = checkin_build(rec, &meta, time(NULL), checkin_clock_synced(), body, sizeof(body), key, sizeof(key), err,
+                           sizeof(err));
+    uint64_t seq;
+    int rc = n < 0 ? -1 : spool_append(r->spool, body, (size_t)n, &seq, err, sizeof(err));
+    if (n > 0)
+        memset(body, 0, (size_t)n);
+    if (rc != 0) {
+        log_msg(LOG_ERR, "queue: record not stored: %s", err);
+        return -1;
+    }
+    uplink_kick(r->uplink);
+    return 0;
+}
+
+static void on_offline(void *ctx, bool offline)
+{
+    struct running *r = ctx;
+    desk_set_state(r->desk, DESK_STATE_OFFLINE, offline);
+}
+
+/* The insurance answer matters while the patient is still at the desk. */
+static void on_insurance(void *ctx, const char *code, long age_s)
+{
+    struct running *r = ctx;
+    if (strcmp(code, "000") != 0 && age_s >= 0 && age_s <= 30)
+        desk_show(r->desk, DESK_INSURANCE);
+}
 
 static void stop_running(struct running *r)
 {
     scan_loop_close(r->loop);
+    uplink_stop(r->uplink);
+    spool_close(r->spool);
     desk_close(r->desk);
     r->loop = NULL;
+    r->uplink = NULL;
+    r->spool = NULL;
     r->desk = NULL;
+}
+
+static int start_delivery(struct running *r, char *err, size_t errlen)
+{
+    const struct config *c = &r->cfg;
+    uint8_t key[SPOOL_KEY_LEN];
+    if (c->spool_key_file[0] && spool_load_key(c->spool_key_file, key, err, errlen) != 0)
+        return -1;
+    struct spool_opts so = { c->spool_dir, (uint64_t)c->spool_max_mb << 20, (int64_t)c->spool_max_age_h * 3600,
+                             c->spool_key_file[0] ? key : NULL, 0 };
+    int rc = spool_open(&r->spool, &so, err, errlen);
+    memset(key, 0, sizeof(key));
+    if (rc != 0)
+        return -1;
+    struct uplink_opts uo = { c->uplink_url, c->uplink_ca, c->uplink_cert[0] ? c->uplink_cert : NULL,
+                              c->uplink_key[0] ? c->uplink_key : NULL, c->has_pin ? c->pin : NULL,
+                              c->uplink_connect_timeout_ms, c->uplink_read_timeout_ms, c->uplink_backoff_min_ms,
+                              c->uplink_backoff_max_ms, true };
+    struct uplink_events ev = { r, on_offline, on_insurance };
+    if (uplink_start(&r->uplink, &uo, r->spool, &ev, err, errlen) != 0)
+        return -1;
+    r->sink = (struct record_sink){ r, spool_sink_accept };
+    return 0;
 }
 
 static int start_running(struct running *r, char *err, size_t errlen)
 {
     log_set_level(r->cfg.log_level);
     const struct gpio_ops *gpio = gpio_backend(r->cfg.gpio_backend);
+    r->sink = (struct record_sink){ NULL, log_sink_accept };
     int rc = desk_open(&r->desk, gpio, &r->cfg.gpio, r->cfg.button_action, err, errlen);
+    if (rc == 0 && r->cfg.uplink_url[0])
+        rc = start_delivery(r, err, errlen);
     if (rc == 0)
-        rc = scan_loop_open(&r->loop, &r->cfg, NULL, r->desk, &log_sink, err, errlen);
+        rc = scan_loop_open(&r->loop, &r->cfg, NULL, r->desk, &r->sink, err, errlen);
     if (rc != 0)
         stop_running(r);
     return rc;
@@ -189,6 +260,14 @@ int cmd_run(int argc, char **argv)
     sd_notify(0, "STOPPING=1");
     if (r.loop)
         log_stats(r.loop);
+    if (r.uplink) {
+        struct uplink_stats us;
+        uplink_get_stats(r.uplink, &us);
+        log_msg(LOG_INFO, "uplink delivered=%llu already_had=%llu dead_letters=%llu temporary_failures=%llu connects=%llu",
+                (unsigned long long)us.delivered, (unsigned long long)us.already_had,
+                (unsigned long long)us.dead_letters, (unsigned long long)us.temporary_failures,
+                (unsigned long long)us.connects);
+    }
     stop_running(&r);
     log_msg(LOG_NOTICE, "stopped");
     return rc;

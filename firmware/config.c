@@ -4,6 +4,10 @@
  * "unknown key" error all come from it, so a key cannot be half-added. */
 #include "config.h"
 
+#include "checkin.h"
+#include "tls_client.h"
+#include "uplink.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -59,6 +63,20 @@ static const struct key keys[] = {
     INT("gpio", "debounce_ms", gpio.debounce_ms, 0, 1000),
     { "gpio", "button_action", K_BUTTON_ACTION, OFF(button_action), 0, 0, 0 },
     INT("scan", "duplicate_window_s", duplicate_window_s, 0, 86400),
+    STR("uplink", "url", uplink_url),
+    STR("uplink", "ca", uplink_ca),
+    STR("uplink", "cert", uplink_cert),
+    STR("uplink", "key", uplink_key),
+    STR("uplink", "pin_sha256", uplink_pin),
+    STR("uplink", "fields", uplink_fields),
+    INT("uplink", "connect_timeout_ms", uplink_connect_timeout_ms, 100, 120000),
+    INT("uplink", "read_timeout_ms", uplink_read_timeout_ms, 100, 300000),
+    INT("uplink", "backoff_min_ms", uplink_backoff_min_ms, 10, 600000),
+    INT("uplink", "backoff_max_ms", uplink_backoff_max_ms, 10, 3600000),
+    STR("spool", "dir", spool_dir),
+    STR("spool", "key_file", spool_key_file),
+    INT("spool", "max_mb", spool_max_mb, 1, 100000),
+    INT("spool", "max_age_h", spool_max_age_h, 0, 8760),
     { "log", "level", K_LEVEL, OFF(log_level), 0, 0, 0 },
 };
 
@@ -80,6 +98,15 @@ void config_defaults(struct config *cfg)
     cfg->gpio.consumer = "cccd-reader";
     cfg->button_action = BUTTON_REPEAT;
     cfg->duplicate_window_s = 60;
+    snprintf(cfg->uplink_fields, sizeof(cfg->uplink_fields), "id_number,full_name,date_of_birth");
+    cfg->uplink_connect_timeout_ms = 5000;
+    cfg->uplink_read_timeout_ms = 10000;
+    cfg->uplink_backoff_min_ms = 1000;
+    cfg->uplink_backoff_max_ms = 300000;
+    snprintf(cfg->spool_dir, sizeof(cfg->spool_dir), "/var/lib/cccd-reader/spool");
+    cfg->spool_max_mb = 64;
+    cfg->spool_max_age_h = 72;
+    cfg->uplink_field_mask = CHECKIN_DEFAULT_FIELDS;
     cfg->log_level = LOG_INFO;
 }
 
@@ -187,6 +214,35 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 0;
 }
 
+static int check_uplink(struct config *cfg, char *msg, size_t size)
+{
+    char host[256], port[16], path[512], why[200];
+    if (uplink_parse_url(cfg->uplink_url, host, sizeof(host), port, sizeof(port), path, sizeof(path), msg, size) != 0)
+        return -1;
+    if (!cfg->uplink_ca[0]) {
+        snprintf(msg, size, "[uplink] ca is empty: the server's certificate authority file is required");
+        return -1;
+    }
+    if (!cfg->uplink_cert[0] != !cfg->uplink_key[0]) {
+        snprintf(msg, size, "[uplink] cert and key go together: set both or neither");
+        return -1;
+    }
+    cfg->has_pin = cfg->uplink_pin[0] != '\0';
+    if (cfg->has_pin && tls_parse_pin(cfg->uplink_pin, cfg->pin) != 0) {
+        snprintf(msg, size, "[uplink] pin_sha256: expected 64 hex digits (sha256 of the server's public key)");
+        return -1;
+    }
+    if (checkin_fields_parse(cfg->uplink_fields, &cfg->uplink_field_mask, why, sizeof(why)) != 0) {
+        snprintf(msg, size, "[uplink] fields: %s", why);
+        return -1;
+    }
+    if (cfg->uplink_backoff_min_ms > cfg->uplink_backoff_max_ms) {
+        snprintf(msg, size, "[uplink] backoff_min_ms is above backoff_max_ms");
+        return -1;
+    }
+    return 0;
+}
+
 /* Checks that need several keys at once. */
 static int check_whole(struct config *cfg, char *msg, size_t size)
 {
@@ -200,6 +256,8 @@ static int check_whole(struct config *cfg, char *msg, size_t size)
                  cfg->camera_source);
         return CONFIG_ERR_VALUE;
     }
+    if (cfg->uplink_url[0] && check_uplink(cfg, msg, size) != 0)
+        return CONFIG_ERR_VALUE;
     if (!gpio_backend(cfg->gpio_backend)) {
         snprintf(msg, size, "[gpio] backend = '%.20s': expected gpiod or null", cfg->gpio_backend);
         return CONFIG_ERR_VALUE;

@@ -35,14 +35,16 @@ static const struct step duplicate[] = { { 80, G | B }, { 120, G }, { 200, 0 }, 
 static const struct step rejected[] = { { 600, R | B }, { 400, R }, { 0, 0 } };
 static const struct step not_card[] = { { 150, R }, { 150, 0 }, { 150, R }, { 150, 0 }, { 150, R }, { 0, 0 } };
 static const struct step queue_full[] = { { 1000, R | A | B }, { 1000, R | A }, { 0, 0 } };
+/* Amber with two beeps: "talk to the patient about their insurance". */
+static const struct step insurance[] = { { 300, A | B }, { 200, 0 }, { 300, A | B }, { 200, 0 }, { 300, A }, { 0, 0 } };
 
 static const struct step *const patterns[DESK_SIGNAL_COUNT] = {
     [DESK_ACCEPTED] = accepted, [DESK_DUPLICATE] = duplicate, [DESK_REJECTED] = rejected,
-    [DESK_NOT_CARD] = not_card, [DESK_QUEUE_FULL] = queue_full,
+    [DESK_NOT_CARD] = not_card, [DESK_QUEUE_FULL] = queue_full, [DESK_INSURANCE] = insurance,
 };
 
 static const char *const signal_names[DESK_SIGNAL_COUNT] = {
-    "accepted", "duplicate", "rejected", "not-card", "queue-full",
+    "accepted", "duplicate", "rejected", "not-card", "queue-full", "insurance",
 };
 
 #define FAULT_BLINK_MS 500

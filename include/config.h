@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "camera.h"
 #include "gpio.h"
 
@@ -36,6 +38,21 @@ struct config {
     enum button_action button_action;
 
     int duplicate_window_s;
+
+    /* [uplink]: empty url = no delivery (records end in a log line). */
+    char uplink_url[512];
+    char uplink_ca[256], uplink_cert[256], uplink_key[256];
+    char uplink_pin[80];     /* 64 hex digits, or empty */
+    char uplink_fields[256]; /* checkin.h field names */
+    int uplink_connect_timeout_ms, uplink_read_timeout_ms;
+    int uplink_backoff_min_ms, uplink_backoff_max_ms;
+    char spool_dir[256];
+    char spool_key_file[256]; /* empty: records stored unencrypted */
+    int spool_max_mb, spool_max_age_h;
+    /* Derived from the above by config_load: */
+    unsigned uplink_field_mask;
+    bool has_pin;
+    uint8_t pin[32];
     int log_level; /* syslog priority: lines above it are dropped */
 };
 

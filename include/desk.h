@@ -22,6 +22,7 @@ enum desk_signal {
     DESK_REJECTED,   /* a card payload that failed a check */
     DESK_NOT_CARD,   /* a QR code that is not an ID card */
     DESK_QUEUE_FULL, /* accepted, but the queue is full: check in by hand */
+    DESK_INSURANCE,  /* the hospital's insurance check answered other than "000" */
     DESK_SIGNAL_COUNT
 };
 
@@ -37,7 +38,7 @@ enum desk_state {
  * how long until that changes. Returns -1 once the pattern is over. */
 int desk_pattern_at(enum desk_signal s, int64_t elapsed_ms, int64_t *left_ms);
 
-/* Stable names for logs: "accepted", "duplicate", "rejected", "not-card", "queue-full". */
+/* Stable names for logs: "accepted", "duplicate", "rejected", "not-card", "queue-full", "insurance". */
 const char *desk_signal_name(enum desk_signal s);
 
 struct desk;
