@@ -79,6 +79,9 @@ static int spool_sink_accept(void *ctx, const struct cccd_record *rec)
         log_msg(LOG_ERR, "queue: record not stored: %s", err);
         return -1;
     }
+    char masked[13];
+    record_mask_id(rec->id_number, masked);
+    log_msg(LOG_INFO, "queued id=%s key=%s seq=%llu", masked, key, (unsigned long long)seq);
     uplink_kick(r->uplink);
     return 0;
 }
