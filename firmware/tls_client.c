@@ -148,6 +148,12 @@ static int setup_config(struct tls_client *c, char *err, size_t errlen)
     mbedtls_ssl_conf_read_timeout(&c->conf, (uint32_t)c->read_timeout_ms);
 #if MBEDTLS3
     mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && MBEDTLS_VERSION_NUMBER >= 0x03060100
+    /* Since 3.6.1 a TLS 1.3 client drops session tickets unless asked to
+     * hand them over; without them there is no resumption. */
+    mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&c->conf,
+                                                             MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
 #else
     mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
@@ -348,7 +354,8 @@ void tls_client_disconnect(struct tls_client *c)
         mbedtls_net_free(&c->net);
         return;
     }
-    keep_session(c);
+    if (strcmp(mbedtls_ssl_get_version(&c->ssl), "TLSv1.3") != 0)
+        keep_session(c);
     (void)mbedtls_ssl_close_notify(&c->ssl);
     mbedtls_net_free(&c->net);
     c->connected = false;
@@ -382,10 +389,13 @@ int tls_client_read(struct tls_client *c, void *buf, size_t cap, char *err, size
         switch (n) {
         case MBEDTLS_ERR_SSL_WANT_READ:
         case MBEDTLS_ERR_SSL_WANT_WRITE:
+            continue;
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
         case MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET:
-#endif
+            c->session_taken = false; /* a TLS 1.3 ticket: the session to resume next time */
+            keep_session(c);
             continue;
+#endif
         case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
             return 0;
         case MBEDTLS_ERR_SSL_TIMEOUT:
