@@ -39,7 +39,13 @@ static int install_signals(void)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    return sigaction(SIGTERM, &sa, NULL) | sigaction(SIGINT, &sa, NULL) | sigaction(SIGHUP, &sa, NULL);
+    /* A server that resets the connection must cost a retry, not the
+     * process: mbedtls writes to the socket without MSG_NOSIGNAL. */
+    struct sigaction ign;
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    return sigaction(SIGTERM, &sa, NULL) | sigaction(SIGINT, &sa, NULL) | sigaction(SIGHUP, &sa, NULL) |
+           sigaction(SIGPIPE, &ign, NULL);
 }
 
 /* Without an [uplink] url, records end in a log line with the ID masked
@@ -203,6 +209,24 @@ static void log_stats(const struct scan_loop *loop)
             (unsigned long long)s->refused, (unsigned long long)s->camera_failures);
 }
 
+/* --once: the pictures are done, but what they queued should reach the
+ * service before the demo or script moves on (at most 15 s). */
+static void drain_before_exit(struct running *r)
+{
+    if (!r->spool)
+        return;
+    int64_t until = clock_ms() + 15000;
+    struct spool_stats st;
+    for (spool_get_stats(r->spool, &st); st.records > 0 && clock_ms() < until && !stop_requested;
+         spool_get_stats(r->spool, &st)) {
+        struct timespec ts = { 0, 50 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    if (st.records > 0)
+        log_msg(LOG_WARNING, "queue: %llu records not yet delivered; they are kept for the next start",
+                (unsigned long long)st.records);
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: cccd-reader run --config FILE [--once]\n"
@@ -252,8 +276,10 @@ int cmd_run(int argc, char **argv)
                 break;
         }
         int step = scan_loop_step(r.loop);
-        if (step == SCAN_STEP_END)
+        if (step == SCAN_STEP_END) {
+            drain_before_exit(&r);
             break;
+        }
         if (step < 0) {
             rc = CLI_REFUSED;
             break;
