@@ -149,6 +149,7 @@ bench:
 	@mkdir -p $(BUILD)/bench
 	@[ -f $(BUILD)/bench/frames/manifest.tsv ] || $(BUILD)/tools/make_frames $(BUILD)/bench/frames >/dev/null
 	@$(BUILD)/tools/bench_loop $(BUILD)/bench/frames/manifest.tsv --markdown $(BUILD)/bench/loop.md
+	@tools/bench-uplink.sh $(BUILD)
 
 fuzz: $(FUZZERS)
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_ONLY=1 tests/run.sh
