@@ -13,7 +13,7 @@
 CC ?= cc
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 300
-CI_FUZZ_SECONDS ?= 45
+CI_FUZZ_SECONDS ?= 30
 
 # FLAVOR=trixie builds against libgpiod 2.x and mbedtls 3.6 from a local
 # prefix (tools/build-trixie-libs.sh) into build/trixie; the default is the

@@ -34,6 +34,7 @@ struct uplink {
     int failures;
     int64_t next_try;
     char last_error[256];
+    char tls_version[16]; /* of the last handshake, for the log */
     struct uplink_stats stats;
     /* Thread only: */
     uint8_t record[SPOOL_RECORD_MAX];
@@ -160,6 +161,7 @@ static enum outcome deliver(struct uplink *u, const uint8_t *rec, size_t len, lo
             pthread_mutex_lock(&u->lock);
             u->stats.connects++;
             pthread_mutex_unlock(&u->lock);
+            snprintf(u->tls_version, sizeof(u->tls_version), "%s", tls_client_version(u->tls));
         }
         if (rc == 0)
             rc = send_request(u, rec, len, key, reason, reasonlen);
@@ -209,6 +211,8 @@ static int64_t backoff_ms(struct uplink *u, long retry_after_s)
 
 static void after_attempt(struct uplink *u, enum outcome o, uint64_t seq, long retry_after, const char *reason)
 {
+    if (o != TEMPORARY && (u->failures > 0 || u->stats.delivered + u->stats.already_had + u->stats.dead_letters == 0))
+        log_msg(LOG_NOTICE, "uplink: %s reachable (%s); delivering", u->host, u->tls_version);
     char err[256];
     int rc = 0;
     if (o == TEMPORARY) {

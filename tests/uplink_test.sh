@@ -83,6 +83,8 @@ wait_lines "$tmp/normal.jsonl" 30 20
 sleep 0.3; kill "$reader"; wait "$reader"
 check "normal: 30 cards delivered, each once" once_each "$tmp/normal.jsonl" "$tmp/clip/ids.txt"
 check "normal: one kept-alive connection" grep -q 'uplink delivered=30 .*connects=1$' "$tmp/normal.log"
+EXPECT_TLS=${EXPECT_TLS:-TLSv1.2}
+check "normal: $EXPECT_TLS negotiated" grep -q "reachable ($EXPECT_TLS)" "$tmp/normal.log"
 check "normal: no full ID number in the log" sh -c "! grep -qFf '$tmp/clip/ids.txt' '$tmp/normal.log'"
 stop_sim
 
@@ -94,7 +96,8 @@ for mode in 500 503 stall reset refuse stall-accept close close-delimited chunke
   "$CLI" run --config "$tmp/conf.f$mode" >/dev/null 2>"$tmp/f$mode.log" &
   reader=$!
   case $mode in
-    close|close-delimited|chunked) ;;     # answered normally, framed differently
+    close|close-delimited|chunked)          # answered normally, framed differently
+       wait_lines "$tmp/f$mode.jsonl" 30 30 ;;
     reset) sleep 2 ;;                      # stored, answer lost: the retries get 409
     *) sleep 2
        check "$mode: nothing accepted while failing" test "$(lines "$tmp/f$mode.jsonl")" -eq 0
@@ -105,6 +108,8 @@ for mode in 500 503 stall reset refuse stall-accept close close-delimited chunke
   sleep 0.5; kill "$reader"; wait "$reader"
   check "$mode: all 30 delivered exactly once after recovery" once_each "$tmp/f$mode.jsonl" "$tmp/clip/ids.txt"
   stop_sim
+  [ "$mode" = close ] && check "close: a new connection per record resumes the TLS session" \
+    grep -q 'resumed=[1-9]' "$tmp/fclose.sim.err"
 done
 grep -q 'next try in 2[0-9][0-9][0-9] ms\|next try in 1[5-9][0-9][0-9] ms' "$tmp/f503.log" &&
   echo "ok - 503: Retry-After 2 s honoured" || echo "not ok - 503: Retry-After not honoured: $(grep 'next try' "$tmp/f503.log" | head -n 2)"
