@@ -156,3 +156,6 @@ fuzz: $(FUZZERS)
 
 clean:
 	rm -rf $(BUILD)
+
+# Packaging and cross builds live in their own fragments (mk/*.mk).
+-include $(wildcard mk/*.mk)
