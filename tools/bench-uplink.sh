@@ -11,7 +11,7 @@ rm -f "$out/sim.port" "$out/sim.jsonl"
 "$build/tools/his_sim" --pki "$build/test-pki" --require-client-cert --out "$out/sim.jsonl" --port 0 \
   --port-file "$out/sim.port" >/dev/null 2>"$out/sim.err" &
 sim=$!
-trap 'kill $sim 2>/dev/null' EXIT
+trap 'kill $sim 2>/dev/null || true' EXIT
 i=0; while [ ! -s "$out/sim.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 "$build/tools/bench_uplink" --url "https://localhost:$(cat "$out/sim.port")/api/checkin" \
   --ca "$build/test-pki/ca.crt" --cert "$build/test-pki/device.crt" --key "$build/test-pki/device.key" \

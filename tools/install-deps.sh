@@ -20,18 +20,22 @@ case "${1:-all}" in
   *) echo "usage: $0 build|test|all" >&2; exit 2 ;;
 esac
 
+# With foreign architectures added (cross builds), a name can match several
+# packages: only the native (or arch-independent) one counts here.
+arch=$(dpkg --print-architecture)
 missing=""
 for p in $pkgs; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  case "$status" in
-    *" installed") ;;
-    *) missing="$missing $p" ;;
-  esac
+  if ! dpkg-query -W -f='${Architecture} ${Status}\n' "$p" 2>/dev/null |
+       grep -Eq "^($arch|all) install ok installed$"; then
+    missing="$missing $p"
+  fi
 done
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 echo "install-deps: installing:$missing"
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# Wait for another apt run (unattended upgrades, a parallel build) rather than fail.
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q
 # shellcheck disable=SC2086 # the list is split on purpose
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
+  --no-install-recommends $missing

@@ -454,15 +454,15 @@ static struct frame_plan sample_plan(enum content content, enum card_look look, 
     return p;
 }
 
-/* Six frames a person can look at, each read reliably: the demo and the CLI
- * test scan them. Names say what is in them. No manifest: the folder holds
- * images only. */
+/* Seven frames a person can look at, each read reliably: the demo and the
+ * CLI test scan them. Names say what is in them. No manifest: the folder
+ * holds images only. */
 static int make_samples(const struct options *o)
 {
     struct sample {
         const char *file;
         struct frame_plan plan;
-    } s[6] = {
+    } s[7] = {
         { "01-card-2021.png",
           sample_plan(CONTENT_CARD, CARD_LOOK_2021,
                       "001190012345||Nguyễn Thị Hồng Nhung|05011990|Nữ|Số 12 ngõ 34 phố Hoàng Hoa Thám, "
@@ -483,6 +483,11 @@ static int make_samples(const struct options *o)
         { "05-not-card-url.png",
           sample_plan(CONTENT_NOT_CARD, CARD_LOOK_PAPER, "https://dichvucong.gov.vn/p/home/dvc-trang-chu.html") },
         { "06-empty.png", sample_plan(CONTENT_EMPTY, CARD_LOOK_2021, NULL) },
+        /* Card-shaped, but digits 5-6 of the ID (90) disagree with the birth
+         * year (1991): the verifier rejects it (id-year-mismatch). */
+        { "07-card-rejected.png",
+          sample_plan(CONTENT_CARD, CARD_LOOK_2021,
+                      "001090012345||Phạm Văn Bình|05011991|Nam|Số 3 phố Huế, Quận Hai Bà Trưng, Hà Nội|15062021") },
     };
     s[2].plan.angle_deg = 137.0;
     s[3].plan.ext = "jpg";
@@ -491,7 +496,7 @@ static int make_samples(const struct options *o)
     s[5].plan.empty_code = CARD_CODE_NONE;
     if (make_dir(o->outdir) != 0)
         return -1;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         struct rng r;
         rng_seed_stream(&r, o->seed, 1000, (uint64_t)i);
         if (emit_frame(o, NULL, "sample", s[i].file, &s[i].plan, &r) != 0)
