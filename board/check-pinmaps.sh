@@ -18,11 +18,12 @@ top=$(dirname "$here")
 prog=${1:-$top/build/cccd-reader}
 sample=$top/build/samples/01-card-2021.png
 [ -x "$prog" ] || { echo "not ok - $prog is not built (run make)"; exit 1; }
-[ -f "$sample" ] || sample=$(ls "$top"/build/samples/*.png 2>/dev/null | head -n 1)
-[ -n "$sample" ] && [ -f "$sample" ] || { echo "not ok - no sample picture in build/samples (run make)"; exit 1; }
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+if [ ! -f "$sample" ] && [ -x "$top/build/tools/make_frames" ]; then
+    "$top/build/tools/make_frames" --samples "$work/samples" >/dev/null 2>&1 && sample=$work/samples/01-card-2021.png
+fi
+[ -f "$sample" ] || { echo "not ok - no sample picture (run make demo, or make tools)"; exit 1; }
 mkdir "$work/frames" && cp "$sample" "$work/frames/"
 
 # The keys of the reference [gpio] section, commented-out ones included.
