@@ -16,6 +16,9 @@ static void usage(FILE *out)
           "  scan [--json] [--show-pii] FILE...   decode the QR codes in PGM/PNG/JPEG pictures\n"
           "  parse [--text] [--show-pii]           verify one card payload read from standard input\n"
           "  run --config FILE [--once]            the terminal: camera, decoder, desk lights and buzzer\n"
+          "  doctor [--config FILE] [--json]       check camera, focus, GPIO, clock, certificates, server, queue\n"
+          "  provision --config FILE --dir DIR     make the device key and CSR; with --cert SIGNED.pem install it\n"
+          "  snapshot OUT.png [--config FILE]      one camera frame, QR codes outlined, sharpness written on it\n"
           "  version                               print the version\n"
           "\n"
           "Personal data (ID number, name, birth date, address) is masked in text output\n"
@@ -36,6 +39,12 @@ int main(int argc, char **argv)
         return cmd_parse(argc - 2, argv + 2);
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "doctor") == 0)
+        return cmd_doctor(argc - 2, argv + 2);
+    if (strcmp(cmd, "provision") == 0)
+        return cmd_provision(argc - 2, argv + 2);
+    if (strcmp(cmd, "snapshot") == 0)
+        return cmd_snapshot(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cccd-reader %s\n", CCCD_VERSION);
         return CLI_OK;

@@ -11,5 +11,9 @@ enum cli_exit { CLI_OK = 0, CLI_REFUSED = 1, CLI_USAGE = 2 };
 int cmd_scan(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* Technician commands (docs/technician.md). */
+int cmd_doctor(int argc, char **argv);
+int cmd_provision(int argc, char **argv);
+int cmd_snapshot(int argc, char **argv);
 
 #endif
