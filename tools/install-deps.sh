@@ -35,7 +35,10 @@ done
 if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
 echo "install-deps: installing:$missing"
 # Wait for another apt run (unattended upgrades, a parallel build) rather than fail.
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q
+# A mirror mid-sync can fail one index (seen for a foreign architecture):
+# the packages may still install from the lists we have, so go on.
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q ||
+  echo "install-deps: apt-get update reported errors; trying the install anyway" >&2
 # shellcheck disable=SC2086 # the list is split on purpose
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
   --no-install-recommends $missing
