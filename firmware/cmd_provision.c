@@ -39,6 +39,7 @@
 #include "cert_info.h"
 #include "cli.h"
 #include "config.h"
+#include "file_atomic.h"
 #include "ini_edit.h"
 
 #define PEM_MAX 16384
@@ -75,30 +76,6 @@ static int rng_start(struct provision *p, char *err, size_t errlen)
     return 0;
 }
 
-/* Writes data to path through a temporary file and a rename, with mode. */
-static int write_file(const char *path, const void *data, size_t len, mode_t mode, char *err, size_t errlen)
-{
-    char tmp[PATH_MAX + 16];
-    snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp); /* 0600 from the start: a key is never readable by others, even briefly */
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        return -1;
-    }
-    bool ok = fchmod(fd, mode) == 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0;
-    int saved = errno;
-    ok = close(fd) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) {
-        saved = errno;
-        ok = false;
-    }
-    if (!ok) {
-        unlink(tmp);
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(saved));
-        return -1;
-    }
-    return 0;
-}
 
 static int load_key(struct provision *p, char *err, size_t errlen)
 {
@@ -138,7 +115,7 @@ static int generate_key(struct provision *p, char *err, size_t errlen)
         mbed_error(err, errlen, "generating the device key", ret);
         return -1;
     }
-    int rc = write_file(p->key_path, pem, strlen((char *)pem), 0600, err, errlen);
+    int rc = file_replace(p->key_path, pem, strlen((char *)pem), 0600, err, errlen);
     mbedtls_platform_zeroize(pem, sizeof(pem));
     return rc;
 }
@@ -192,7 +169,7 @@ static int write_csr(struct provision *p, const char *device_id, char *err, size
         mbed_error(err, errlen, "making the certificate request", ret);
         return -1;
     }
-    return write_file(p->csr_path, pem, strlen((char *)pem), 0644, err, errlen);
+    return file_replace(p->csr_path, pem, strlen((char *)pem), 0644, err, errlen);
 }
 
 static int step_request(struct provision *p, const char *device_id, char *err, size_t errlen)
@@ -290,7 +267,7 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
         snprintf(err, errlen, "%s: unreadable or larger than 1 MiB", from);
         return -1;
     }
-    return write_file(to, buf, n, 0644, err, errlen);
+    return file_replace(to, buf, n, 0644, err, errlen);
 }
 
 static int update_config(struct provision *p, const char *device_id, char *err, size_t errlen)

@@ -1,6 +1,8 @@
 /* ini_edit.c - set keys in a hand-written INI file (see ini_edit.h). */
 #include "ini_edit.h"
 
+#include "file_atomic.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -245,24 +247,6 @@ static char *read_all(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-static int fsync_dir_of(const char *path)
-{
-    char dir[4096];
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof(dir), ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
 
 /* Writes text to a temporary file beside path with path's mode, then renames. */
 static int replace_file(const char *path, const char *text, char *err, size_t errlen)
@@ -272,31 +256,7 @@ static int replace_file(const char *path, const char *text, char *err, size_t er
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    char tmp[4096];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp)) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -1;
-    }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s: cannot create a temporary file beside it: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t len = strlen(text);
-    bool ok = fchmod(fd, st.st_mode & 07777) == 0 && write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
-    int saved = errno;
-    ok = close(fd) == 0 && ok;
-    if (ok && rename(tmp, path) != 0) {
-        saved = errno;
-        ok = false;
-    }
-    if (!ok) {
-        unlink(tmp);
-        snprintf(err, errlen, "%s: cannot write: %s", path, strerror(saved));
-        return -1;
-    }
-    fsync_dir_of(path);
-    return 0;
+    return file_replace(path, text, strlen(text), st.st_mode & 07777, err, errlen);
 }
 
 int ini_edit_file(const char *path, const struct ini_setting *set, size_t n, char *err, size_t errlen)
