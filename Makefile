@@ -149,6 +149,7 @@ bench:
 	@mkdir -p $(BUILD)/bench
 	@[ -f $(BUILD)/bench/frames/manifest.tsv ] || $(BUILD)/tools/make_frames $(BUILD)/bench/frames >/dev/null
 	@$(BUILD)/tools/bench_loop $(BUILD)/bench/frames/manifest.tsv --markdown $(BUILD)/bench/loop.md
+	@$(BUILD)/tools/bench_decode --markdown $(BUILD)/bench/decode.md
 	@tools/bench-uplink.sh $(BUILD)
 
 fuzz: $(FUZZERS)

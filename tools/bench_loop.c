@@ -27,6 +27,7 @@
 #include "desk.h"
 #include "image_io.h"
 #include "log.h"
+#include "machine.h"
 #include "scan_loop.h"
 
 #define MAX_FRAMES 4096
@@ -305,29 +306,13 @@ static int measure_latency(const struct frameset *set, int samples, struct resul
 
 /* ---- report ----------------------------------------------------------------- */
 
-static void cpu_model(char *out, size_t size)
-{
-    snprintf(out, size, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[256];
-    while (f && fgets(line, sizeof(line), f))
-        if (strncmp(line, "model name", 10) == 0) {
-            char *colon = strchr(line, ':');
-            snprintf(out, size, "%.100s", colon ? colon + 2 : line);
-            out[strcspn(out, "\n")] = '\0';
-            break;
-        }
-    if (f)
-        fclose(f);
-}
-
 static void report(FILE *o, const struct results *r)
 {
     struct utsname u;
     char cpu[128], date[32];
     time_t t = time(NULL);
     uname(&u);
-    cpu_model(cpu, sizeof(cpu));
+    machine_cpu_model(cpu, sizeof(cpu));
     strftime(date, sizeof(date), "%Y-%m-%d", gmtime(&t));
     fprintf(o, "## Loop cost and desk latency (`make bench`, %s)\n\n", date);
     fprintf(o, "Machine: %s %s, %s, %ld cores online.\n\n", u.sysname, u.machine, cpu, sysconf(_SC_NPROCESSORS_ONLN));

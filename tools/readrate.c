@@ -29,6 +29,7 @@
 #include <zbar.h>
 
 #include "image_io.h"
+#include "machine.h"
 #include "qr_decode.h"
 
 #define LINE_MAX_LEN 16384
@@ -386,27 +387,6 @@ static void print_table(FILE *f, const struct run *run, bool md)
     print_row(f, &t, md);
 }
 
-/* The first "model name" (x86) or "Model"/"Hardware" (ARM) line of /proc/cpuinfo. */
-static void cpu_model(char *out, size_t outsize)
-{
-    snprintf(out, outsize, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof(line), f)) {
-        char *colon = strchr(line, ':');
-        if (!colon || (strncmp(line, "model name", 10) != 0 && strncmp(line, "Model", 5) != 0 &&
-                       strncmp(line, "Hardware", 8) != 0))
-            continue;
-        colon += 1 + strspn(colon + 1, " \t");
-        colon[strcspn(colon, "\n")] = '\0';
-        snprintf(out, outsize, "%s", colon);
-        break;
-    }
-    fclose(f);
-}
-
 static void print_machine(FILE *f, const struct options *o)
 {
     struct utsname u;
@@ -416,7 +396,7 @@ static void print_machine(FILE *f, const struct options *o)
     struct tm tm;
     if (uname(&u) != 0)
         snprintf(u.machine, sizeof(u.machine), "unknown");
-    cpu_model(cpu, sizeof(cpu));
+    machine_cpu_model(cpu, sizeof(cpu));
     if (!gmtime_r(&now, &tm) || strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", &tm) == 0)
         snprintf(date, sizeof(date), "unknown");
     zbar_version(&major, &minor, &patch);
