@@ -110,10 +110,13 @@ void config_defaults(struct config *cfg)
     cfg->log_level = LOG_INFO;
 }
 
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
 struct parse_state {
     struct config *cfg;
     char msg[256]; /* the first error, without "FILE:LINE: " */
     int status;
+    bool seen[NKEYS]; /* a key set twice is an error, not "the last one wins" */
 };
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -201,8 +204,18 @@ static int on_key(void *user, const char *section, const char *name, const char 
     struct parse_state *st = user;
     if (st->status)
         return 0;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+    for (size_t i = 0; i < NKEYS; i++)
         if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
+            /* A pin map pasted below the old [gpio] section would otherwise
+             * override it silently, key by key. */
+            if (st->seen[i]) {
+                snprintf(st->msg, sizeof(st->msg),
+                         "[%s] %s is set a second time (two [%s] sections? an indented line?): keep one", section,
+                         name, section);
+                st->status = CONFIG_ERR_SYNTAX;
+                return 0;
+            }
+            st->seen[i] = true;
             if (set_key(st, &keys[i], value) == 0)
                 return 1;
             st->status = CONFIG_ERR_VALUE;

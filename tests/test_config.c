@@ -104,6 +104,8 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("[camera]\nsource = webcam0\n", CONFIG_ERR_VALUE, "source", "v4l2:");
     expect_error("[gpio]\nbackend = wiringpi\n", CONFIG_ERR_VALUE, "backend", "gpiod");
     expect_error("[camera]\nreopen_min_ms = 5000\nreopen_max_ms = 1000\n", CONFIG_ERR_VALUE, "reopen_min_ms", NULL);
+    expect_error("[gpio]\ngreen = 17\n[camera]\nfps = 5\n[gpio]\ngreen = GPIO17\n", CONFIG_ERR_SYNTAX, "test.conf:6:",
+                 "[gpio] green is set a second time");
     char longid[200];
     memset(longid, 'x', sizeof(longid));
     snprintf(longid, sizeof(longid), "[device]\nid = %0150d\n", 7);
