@@ -149,7 +149,7 @@ static void test_service_lifecycle(void **state)
     assert_true(wait_notify(fd, "WATCHDOG=1", 3000)); /* frames flow: the watchdog is petted */
     assert_true(wait_log("outcome=accepted id=********1234", 5000));
 
-    write_config("[camera]\nfps = fast\n"); /* broken: the running config stays */
+    write_config("[camera]\nwidth = wide\n"); /* broken: the running config stays */
     kill(pid, SIGHUP);
     assert_true(wait_log("reload refused", 5000));
     assert_non_null(strstr(read_log(), "cccd.conf:7:"));
