@@ -195,7 +195,12 @@ static int set_key(struct parse_state *st, const struct key *k, const char *v)
     }
     if (!want)
         return 0;
-    snprintf(st->msg, sizeof(st->msg), "[%s] %s = '%.60s': expected %s", k->section, k->name, v, want);
+    /* Strings are not echoed: a URL or a path may carry a token. */
+    if (k->type == K_STR)
+        snprintf(st->msg, sizeof(st->msg), "[%s] %s (%zu characters): expected %s", k->section, k->name, strlen(v),
+                 want);
+    else
+        snprintf(st->msg, sizeof(st->msg), "[%s] %s = '%.60s': expected %s", k->section, k->name, v, want);
     return -1;
 }
 

@@ -47,7 +47,8 @@ int uplink_parse_url(const char *url, char *host, size_t hostcap, char *port, si
                      size_t pathcap, char *err, size_t errlen)
 {
     if (strncmp(url, "https://", 8) != 0) {
-        snprintf(err, errlen, "[uplink] url = '%.80s': must start with https:// (no plain HTTP)", url);
+        /* The URL itself is not echoed: some services put tokens in it. */
+        snprintf(err, errlen, "[uplink] url must start with https:// (no plain HTTP)");
         return -1;
     }
     const char *h = url + 8, *slash = strchr(h, '/');
@@ -68,7 +69,7 @@ int uplink_parse_url(const char *url, char *host, size_t hostcap, char *port, si
         goto bad;
     return 0;
 bad:
-    snprintf(err, errlen, "[uplink] url = '%.80s': expected https://host[:port]/path", url);
+    snprintf(err, errlen, "[uplink] url: expected https://host[:port]/path");
     return -1;
 }
 
