@@ -7,18 +7,20 @@
  *
  * --charset-report prints each card payload that ZBar's default text mode
  * returns altered, and what it returns; --verbose prints each frame's
- * parameters (size, module size, angle, tilt, blur, noise, exposure, JPEG).
+ * parameters (size, module size, angle, tilt, blur, noise, exposure, JPEG,
+ * and where used motion blur and the phone screen's levels).
  *
  * OUTDIR/manifest.tsv gets one line per code: category, file, payload in hex
  * (empty for a frame that holds no code). Frame i of a category depends only
  * on the seed, the category and i, so --per-category can change without
  * changing the frames both runs make.
  *
- * Every frame: a desk, one or two cards (or a printed sheet) projected by a
- * camera pose, lighting, a little lens blur and sensor noise; then what the
- * category is about. Payloads are valid CCCD payloads (tools/common/cccd_gen.c),
- * nearly half drawn from words that ZBar's default text mode garbles into
- * Big5, so the binary-mode decoder is exercised on them.
+ * Every frame: a desk, one or two cards (or a printed sheet, or a phone
+ * showing a card's code in dark mode) projected by a camera pose, lighting,
+ * a little lens blur and sensor noise; then what the category is about.
+ * Payloads are valid CCCD payloads (tools/common/cccd_gen.c), nearly half
+ * drawn from words that ZBar's default text mode garbles into Big5, so the
+ * binary-mode decoder is exercised on them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +49,7 @@ enum content {
     CONTENT_TWO_CARDS, /* two cards side by side, two codes */
     CONTENT_NOT_CARD,  /* a printed sheet with a non-card code */
     CONTENT_EMPTY,     /* desk only, a card without code, or a QR-like decoy */
+    CONTENT_PHONE,     /* a phone showing a card's code in dark mode: light on dark */
 };
 
 /* What a category varies, as ranges the generator draws from uniformly. */
@@ -61,6 +64,7 @@ struct category {
     bool glare;
     int dark_lo, dark_hi;        /* underexposure: brightest output level; 0 = none */
     int jpeg_lo, jpeg_hi;        /* JPEG quality; 0 = lossless file */
+    double motion_lo, motion_hi; /* motion blur length in frame pixels; 0 = none */
 };
 
 /* Difficulty was tuned against ZBar 0.23.92 (docs/read-rate.md has the table):
@@ -69,21 +73,25 @@ struct category {
  * Measured edges: about 2.1 px/module (small), tilt above ~25 degrees
  * (perspective), blur sigma above ~1.5 px at 4 px/module (blur), noise sigma
  * above ~20 (noise), noise sigma above ~3 when the signal spans only 25-60
- * levels (dark). JPEG at quality 30 does not hurt ZBar at 3 px/module. */
+ * levels (dark). JPEG at quality 30 does not hurt ZBar at 3 px/module.
+ * motion and dark-mode came later and are appended, so the older categories
+ * keep their index, hence their random streams and frames. */
 static const struct category CATEGORIES[] = {
-    /* name          content            module     angle tilt     blur      noise    glare dark    jpeg */
-    { "clean",       CONTENT_CARD,      4.0, 6.0,  4,    0, 8,    0, 0,     1.5, 3,  false, 0, 0,   0, 0 },
-    { "small",       CONTENT_CARD,      2.0, 3.0,  4,    0, 8,    0, 0,     1.5, 3,  false, 0, 0,   0, 0 },
-    { "rotation",    CONTENT_CARD,      3.5, 5.0,  180,  0, 8,    0, 0,     1.5, 3,  false, 0, 0,   0, 0 },
-    { "perspective", CONTENT_CARD,      3.5, 5.0,  15,   15, 40,  0, 0,     1.5, 3,  false, 0, 0,   0, 0 },
-    { "blur",        CONTENT_CARD,      3.6, 4.4,  4,    0, 8,    1.0, 2.0, 1.5, 3,  false, 0, 0,   0, 0 },
-    { "glare",       CONTENT_CARD,      4.0, 5.0,  10,   0, 15,   0, 0,     1.5, 3,  true,  0, 0,   0, 0 },
-    { "dark",        CONTENT_CARD,      4.0, 5.0,  10,   0, 15,   0, 0,     2, 4,    false, 25, 60, 0, 0 },
-    { "noise",       CONTENT_CARD,      4.0, 5.0,  10,   0, 15,   0, 0,     10, 25,  false, 0, 0,   0, 0 },
-    { "jpeg",        CONTENT_CARD,      3.0, 4.5,  10,   0, 15,   0, 0,     1.5, 3,  false, 0, 0,   30, 60 },
-    { "multi",       CONTENT_TWO_CARDS, 3.0, 4.0,  10,   0, 10,   0, 0,     1.5, 3,  false, 0, 0,   0, 0 },
-    { "not-card",    CONTENT_NOT_CARD,  4.0, 5.5,  20,   0, 15,   0, 0,     1.5, 3,  false, 0, 0,   0, 0 },
-    { "empty",       CONTENT_EMPTY,     3.5, 5.0,  20,   0, 15,   0, 0,     1.5, 3,  false, 0, 0,   0, 0 },
+    /* name          content            module     angle tilt     blur      noise    glare dark    jpeg    motion */
+    { "clean",       CONTENT_CARD,      4.0, 6.0,  4,    0, 8,    0, 0,     1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
+    { "small",       CONTENT_CARD,      2.0, 3.0,  4,    0, 8,    0, 0,     1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
+    { "rotation",    CONTENT_CARD,      3.5, 5.0,  180,  0, 8,    0, 0,     1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
+    { "perspective", CONTENT_CARD,      3.5, 5.0,  15,   15, 40,  0, 0,     1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
+    { "blur",        CONTENT_CARD,      3.6, 4.4,  4,    0, 8,    1.0, 2.0, 1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
+    { "glare",       CONTENT_CARD,      4.0, 5.0,  10,   0, 15,   0, 0,     1.5, 3,  true,  0, 0,   0, 0,   0, 0 },
+    { "dark",        CONTENT_CARD,      4.0, 5.0,  10,   0, 15,   0, 0,     2, 4,    false, 25, 60, 0, 0,   0, 0 },
+    { "noise",       CONTENT_CARD,      4.0, 5.0,  10,   0, 15,   0, 0,     10, 25,  false, 0, 0,   0, 0,   0, 0 },
+    { "jpeg",        CONTENT_CARD,      3.0, 4.5,  10,   0, 15,   0, 0,     1.5, 3,  false, 0, 0,   30, 60, 0, 0 },
+    { "multi",       CONTENT_TWO_CARDS, 3.0, 4.0,  10,   0, 10,   0, 0,     1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
+    { "not-card",    CONTENT_NOT_CARD,  4.0, 5.5,  20,   0, 15,   0, 0,     1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
+    { "empty",       CONTENT_EMPTY,     3.5, 5.0,  20,   0, 15,   0, 0,     1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
+    { "motion",      CONTENT_CARD,      3.6, 4.4,  4,    0, 8,    0, 0,     1.5, 3,  false, 0, 0,   0, 0,   4, 10 },
+    { "dark-mode",   CONTENT_PHONE,     3.5, 5.0,  10,   0, 15,   0, 0,     1.5, 3,  false, 0, 0,   0, 0,   0, 0 },
 };
 #define NCATEGORIES ((int)(sizeof(CATEGORIES) / sizeof(CATEGORIES[0])))
 
@@ -102,6 +110,8 @@ struct frame_plan {
     int dark_hi;
     int jpeg_quality; /* 0: not JPEG */
     const char *ext;  /* "png", "pgm" or "jpg" */
+    double motion_px, motion_deg; /* motion blur: path length (0: none), direction */
+    struct screen_colors screen;  /* CONTENT_PHONE */
 };
 
 struct options {
@@ -148,6 +158,10 @@ static int plan_content(struct rng *r, int index, struct frame_plan *p)
         p->ncodes = 1;
         p->look[0] = CARD_LOOK_PAPER;
         return cccd_gen_not_card(r, p->payload[0], CCCD_GEN_MAX) < 0 ? -1 : 0;
+    case CONTENT_PHONE:
+        /* The app shows the same payload as the card's own code. */
+        p->ncodes = 1;
+        return plan_card_payload(r, p->payload[0], &p->look[0]);
     case CONTENT_EMPTY:
         /* A third each: bare desk, card seen without code, card with a decoy. */
         p->ncodes = 0;
@@ -157,6 +171,28 @@ static int plan_content(struct rng *r, int index, struct frame_plan *p)
         return 0;
     }
     return -1;
+}
+
+/* Dark mode: a near-black screen, light grey modules, and sometimes the
+ * room's light reflected in the glass. */
+static void plan_screen(struct rng *r, struct screen_colors *s)
+{
+    s->background = rng_int(r, 20, 40);
+    s->ink = rng_int(r, 170, 230);
+    s->glow = rng_chance(r, 0.5) ? rng_range(r, 5, 30) : 0.0;
+    s->glow_deg = rng_range(r, 0, 360);
+}
+
+/* Drawn after everything else, and only for the categories that use them,
+ * so the random draws of the older categories are what they always were. */
+static void plan_additions(const struct category *c, struct rng *r, struct frame_plan *p)
+{
+    if (c->motion_hi > 0) {
+        p->motion_px = draw_range(r, c->motion_lo, c->motion_hi);
+        p->motion_deg = rng_range(r, 0, 180); /* the blur is symmetric: a line, not an arrow */
+    }
+    if (c->content == CONTENT_PHONE)
+        plan_screen(r, &p->screen);
 }
 
 static int plan_from_category(const struct category *c, int index, struct rng *r, struct frame_plan *p)
@@ -180,6 +216,7 @@ static int plan_from_category(const struct category *c, int index, struct rng *r
     p->dark_hi = c->dark_hi > 0 ? rng_int(r, c->dark_lo, c->dark_hi) : 0;
     p->jpeg_quality = c->jpeg_hi > 0 ? rng_int(r, c->jpeg_lo, c->jpeg_hi) : 0;
     p->ext = p->jpeg_quality ? "jpg" : index % 4 == 1 ? "pgm" : "png";
+    plan_additions(c, r, p);
     return 0;
 }
 
@@ -224,27 +261,36 @@ struct code_spot {
     double side; /* 0 when no card was drawn */
 };
 
+/* The flat texture of card i, or of the phone that shows its code. */
+static int render_texture(const struct frame_plan *p, int i, enum card_code code, struct rng *r,
+                          struct card_texture *tex, char *err, size_t errlen)
+{
+    struct qr_matrix qr = { 0 };
+    if (code == CARD_CODE_QR &&
+        qr_matrix_encode((const uint8_t *)p->payload[i], strlen(p->payload[i]), &qr, err, errlen) != 0)
+        return -1;
+    int ppm = texture_px_per_module(p->module_px);
+    int rc = p->content == CONTENT_PHONE
+                 ? phone_texture_render(tex, &qr, ppm, &p->screen, r)
+                 : card_texture_render(tex, p->look[i], code, code == CARD_CODE_QR ? &qr : NULL, ppm, r);
+    qr_matrix_free(&qr);
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory for a card texture");
+    return rc;
+}
+
 /* Draws card i (with its code, without, or with a decoy) inside [x0, x1).
  * Two-card frames keep each whole card in its half, so neither covers the
  * other's code. */
 static int draw_one_card(struct gray_image *frame, const struct frame_plan *p, int i, enum card_code code,
                          double x0, double x1, struct rng *r, struct code_spot *spot, char *err, size_t errlen)
 {
-    struct qr_matrix qr = { 0 };
-    if (code == CARD_CODE_QR &&
-        qr_matrix_encode((const uint8_t *)p->payload[i], strlen(p->payload[i]), &qr, err, errlen) != 0)
-        return -1;
     struct card_texture tex;
-    int rc = card_texture_render(&tex, p->look[i], code, code == CARD_CODE_QR ? &qr : NULL,
-                                 texture_px_per_module(p->module_px), r);
-    qr_matrix_free(&qr);
-    if (rc != 0) {
-        snprintf(err, errlen, "out of memory for a card texture");
+    if (render_texture(p, i, code, r, &tex, err, errlen) != 0)
         return -1;
-    }
     struct card_pose pose;
     struct point2 c[4];
-    rc = place_card(p, &tex, x0, x1, p->content == CONTENT_TWO_CARDS, r, &pose);
+    int rc = place_card(p, &tex, x0, x1, p->content == CONTENT_TWO_CARDS, r, &pose);
     if (rc == 0)
         rc = card_draw(frame, &tex, &pose);
     if (rc == 0 && card_pose_qr_corners(&tex, &pose, c)) {
@@ -266,6 +312,7 @@ static int draw_content(struct gray_image *frame, const struct frame_plan *p, st
     switch (p->content) {
     case CONTENT_CARD:
     case CONTENT_NOT_CARD:
+    case CONTENT_PHONE:
         return draw_one_card(frame, p, 0, CARD_CODE_QR, 0, w, r, spot, err, errlen);
     case CONTENT_TWO_CARDS:
         if (draw_one_card(frame, p, 0, CARD_CODE_QR, 0, w / 2, r, spot, err, errlen) != 0)
@@ -287,6 +334,22 @@ static void add_glare(struct gray_image *frame, const struct code_spot *spot, st
     img_add_glare(frame, cx, cy, rx, ry, rng_range(r, 0, M_PI), rng_range(r, 200, 280));
 }
 
+/* Blur from the card moving during the exposure, then from the lens. The
+ * whole frame smears, desk included: the desk's grain is too smooth for
+ * that to matter, and the card's edges blend into it as a moving card's do. */
+static int add_blur(struct gray_image *frame, const struct frame_plan *p, char *err, size_t errlen)
+{
+    if (p->motion_px > 0 && img_motion_blur(frame, p->motion_px, p->motion_deg * M_PI / 180.0) != 0) {
+        snprintf(err, errlen, "out of memory for motion blur");
+        return -1;
+    }
+    if (p->blur_sigma > 0 && img_gaussian_blur(frame, p->blur_sigma) != 0) {
+        snprintf(err, errlen, "out of memory for blur");
+        return -1;
+    }
+    return 0;
+}
+
 /* Camera order: scene light, optics, exposure, sensor noise. */
 static int render_plan(const struct frame_plan *p, struct rng *r, struct gray_image *frame, char *err, size_t errlen)
 {
@@ -301,10 +364,8 @@ static int render_plan(const struct frame_plan *p, struct rng *r, struct gray_im
     img_illuminate(frame, rng_range(r, -0.3, 0.3), rng_range(r, -0.3, 0.3), rng_range(r, 0.0, 0.25));
     if (p->glare && spot.side > 0)
         add_glare(frame, &spot, r);
-    if (p->blur_sigma > 0 && img_gaussian_blur(frame, p->blur_sigma) != 0) {
-        snprintf(err, errlen, "out of memory for blur");
+    if (add_blur(frame, p, err, errlen) != 0)
         return -1;
-    }
     if (p->dark_hi > 0)
         img_levels(frame, 0, p->dark_hi);
     img_add_noise(frame, r, p->noise_sigma);
@@ -331,7 +392,7 @@ struct charset_tally {
 
 static int tally_charset(const struct frame_plan *p, bool report, struct charset_tally *t)
 {
-    if (p->content != CONTENT_CARD && p->content != CONTENT_TWO_CARDS)
+    if (p->content != CONTENT_CARD && p->content != CONTENT_TWO_CARDS && p->content != CONTENT_PHONE)
         return 0;
     for (int i = 0; i < p->ncodes; i++) {
         char err[256], got[2 * CCCD_GEN_MAX];
@@ -352,6 +413,19 @@ static int tally_charset(const struct frame_plan *p, bool report, struct charset
     return 0;
 }
 
+static void print_plan(const char *file, const struct frame_plan *p)
+{
+    printf("%s: %dx%d module %.2f px, angle %.1f, tilt %.1f, blur %.2f, noise %.1f, dark %d, jpeg %d", file, p->width,
+           p->height, p->module_px, p->angle_deg, p->tilt_deg, p->blur_sigma, p->noise_sigma, p->dark_hi,
+           p->jpeg_quality);
+    if (p->motion_px > 0)
+        printf(", motion %.1f px at %.0f deg", p->motion_px, p->motion_deg);
+    if (p->content == CONTENT_PHONE)
+        printf(", screen %d, modules %d, glow %.0f at %.0f deg", p->screen.background, p->screen.ink, p->screen.glow,
+               p->screen.glow_deg);
+    putchar('\n');
+}
+
 /* Renders, saves and lists one frame. */
 static int emit_frame(const struct options *o, FILE *manifest, const char *category, const char *file,
                       const struct frame_plan *p, struct rng *r)
@@ -364,9 +438,7 @@ static int emit_frame(const struct options *o, FILE *manifest, const char *categ
     }
     struct gray_image frame = { 0 };
     if (o->verbose)
-        printf("%s: %dx%d module %.2f px, angle %.1f, tilt %.1f, blur %.2f, noise %.1f, dark %d, jpeg %d\n", file,
-               p->width, p->height, p->module_px, p->angle_deg, p->tilt_deg, p->blur_sigma, p->noise_sigma,
-               p->dark_hi, p->jpeg_quality);
+        print_plan(file, p);
     int rc = render_plan(p, r, &frame, err, sizeof(err));
     if (rc != 0)
         fprintf(stderr, "make_frames: %s: %s\n", path, err);

@@ -1,4 +1,4 @@
-/* card_render.c - flat card textures, camera poses, desks. */
+/* card_render.c - flat card textures (and dark-mode phone screens), camera poses, desks. */
 #include "card_render.h"
 
 #include <errno.h>
@@ -97,17 +97,24 @@ static void paint_card_background(struct gray_image *img, int base, double amp, 
     }
 }
 
-/* A line of "words": dark blocks of random width, like print seen out of focus. */
-static void paint_text_line(struct gray_image *img, int x0, int x1, int y, int height, struct rng *r)
+/* A line of "words": blocks of random width and level in lo..hi, like text
+ * seen out of focus. */
+static void paint_words(struct gray_image *img, int x0, int x1, int y, int height, int lo, int hi, struct rng *r)
 {
     int x = x0;
     while (x < x1) {
         int w = rng_int(r, 2 * height, 6 * height);
         if (x + w > x1)
             w = x1 - x;
-        img_fill_rect(img, x, y, x + w, y + height, (uint8_t)rng_int(r, 50, 110));
+        img_fill_rect(img, x, y, x + w, y + height, (uint8_t)rng_int(r, lo, hi));
         x += w + rng_int(r, height, 2 * height);
     }
+}
+
+/* Dark print on card stock or paper. */
+static void paint_text_line(struct gray_image *img, int x0, int x1, int y, int height, struct rng *r)
+{
+    paint_words(img, x0, x1, y, height, 50, 110, r);
 }
 
 static void paint_text_block(struct gray_image *img, int x0, int x1, int y0, int y1, int line_h,
@@ -210,6 +217,78 @@ void card_texture_free(struct card_texture *t)
 {
     gray_image_free(&t->img);
     memset(t, 0, sizeof(*t));
+}
+
+/* ---- phone screens ----------------------------------------------------- */
+
+/* A 6-inch phone is about 72 x 150 mm. */
+#define PHONE_ASPECT (150.0 / 72.0)
+
+/* The app shows the code nearly as wide as the screen: a bezel of two
+ * modules and a screen margin of three around the quiet zone. */
+static struct layout phone_layout(int n, int S)
+{
+    struct layout L = { .S = S, .n = n, .pad = 5 * S };
+    L.W = (n + 2 * QR_QUIET_ZONE) * S + 2 * L.pad;
+    L.H = (int)lround(L.W * PHONE_ASPECT);
+    L.qx = L.pad + QR_QUIET_ZONE * S;
+    L.qy = (int)(0.3 * L.H) + QR_QUIET_ZONE * S;
+    return L;
+}
+
+/* Status bar and title above the code; name, number and a button below it.
+ * Light text on the dark screen, dimmer than the modules, as dark themes do. */
+static void paint_phone_ui(struct gray_image *img, const struct layout *L, const struct screen_colors *c,
+                           struct rng *r)
+{
+    int S = L->S, x0 = L->pad, x1 = L->W - L->pad, h = 2 * S, lo = c->ink * 6 / 10, hi = c->ink * 9 / 10;
+    int below = L->qy + (L->n + QR_QUIET_ZONE) * S + 3 * S;
+    paint_words(img, x0, x0 + 8 * S, 3 * S, S, lo, hi, r);
+    paint_words(img, L->W / 3, 2 * L->W / 3, (int)(0.15 * L->H), h, lo, hi, r);
+    paint_words(img, x0 + 4 * S, x1 - 4 * S, below, h, lo, hi, r);
+    paint_words(img, L->W / 4, 3 * L->W / 4, below + 2 * h, h, lo, hi, r);
+    int button = (int)(0.88 * L->H);
+    img_fill_rect(img, x0, button, x1, button + 4 * S, (uint8_t)(c->background + 25));
+    paint_words(img, L->W * 2 / 5, L->W * 3 / 5, button + S, h, lo, hi, r);
+}
+
+/* The room reflected in the glass: a ramp from nothing to c->glow across
+ * the phone. It lies over modules and background alike, as a reflection
+ * does, so it shifts levels without changing the symbol's contrast. */
+static void add_screen_glow(struct gray_image *img, const struct screen_colors *c)
+{
+    double a = c->glow_deg * PI / 180.0, ux = cos(a), uy = sin(a);
+    double extent = fabs(ux) * img->width + fabs(uy) * img->height;
+    for (int y = 0; y < img->height; y++) {
+        for (int x = 0; x < img->width; x++) {
+            double t = ((x - img->width / 2.0) * ux + (y - img->height / 2.0) * uy) / extent + 0.5;
+            uint8_t *p = &img->pixels[(size_t)y * (size_t)img->width + (size_t)x];
+            *p = (uint8_t)lround(fmin(255.0, *p + c->glow * t));
+        }
+    }
+}
+
+int phone_texture_render(struct card_texture *out, const struct qr_matrix *qr, int px_per_module,
+                         const struct screen_colors *colors, struct rng *r)
+{
+    memset(out, 0, sizeof(*out));
+    if (px_per_module < 1 || px_per_module > 32 || !qr || colors->background < 0 || colors->background > 200 ||
+        colors->ink < 0 || colors->ink > 255)
+        return -1;
+    struct layout L = phone_layout(qr->width, px_per_module);
+    if (gray_image_alloc(&out->img, L.W, L.H, 0) != IMAGE_OK)
+        return -1;
+    int bezel = 2 * L.S;
+    img_fill_rect(&out->img, 0, 0, L.W, L.H, (uint8_t)(colors->background / 2));
+    img_fill_rect(&out->img, bezel, bezel, L.W - bezel, L.H - bezel, (uint8_t)colors->background);
+    paint_phone_ui(&out->img, &L, colors, r);
+    paint_symbol(&out->img, &L, qr->dark, (uint8_t)colors->ink);
+    add_screen_glow(&out->img, colors);
+    out->qr_x = L.qx;
+    out->qr_y = L.qy;
+    out->qr_side = (double)qr->width * L.S;
+    out->px_per_module = L.S;
+    return 0;
 }
 
 /* ---- poses ------------------------------------------------------------- */

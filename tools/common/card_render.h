@@ -58,6 +58,22 @@ int card_texture_render(struct card_texture *out, enum card_look look, enum card
                         const struct qr_matrix *qr, int px_per_module, struct rng *r);
 void card_texture_free(struct card_texture *t);
 
+/* A phone showing the card's code in the VNeID app's dark mode: light
+ * modules on a dark screen, the reverse of print. The caller picks the
+ * levels, so that it can report them with the frame's other parameters. */
+struct screen_colors {
+    int background;  /* the screen, quiet zone included, 0..255 */
+    int ink;         /* the modules */
+    double glow;     /* a reflection on the glass: levels added at its bright side */
+    double glow_deg; /* the direction in which it brightens */
+};
+
+/* Draws the phone upright, as a card texture (so poses and card_draw work
+ * unchanged): bezel, screen, the symbol across its middle and light text
+ * around it. Returns 0 or -1. */
+int phone_texture_render(struct card_texture *out, const struct qr_matrix *qr, int px_per_module,
+                         const struct screen_colors *colors, struct rng *r);
+
 /* Where and how a card lies in front of the camera. */
 struct card_pose {
     double cx, cy;      /* frame position of the QR symbol's centre */

@@ -1,5 +1,6 @@
 /* imgops.h - the picture operations that turn a clean rendering into a camera
- * frame: projective warps, blur, sensor noise, glare, exposure.
+ * frame: projective warps, blur (focus and motion), sensor noise, glare,
+ * exposure.
  *
  * Shared by the test-frame generator and the benchmark tools, so that every
  * tool degrades frames the same way. All operations work in place on 8-bit
@@ -55,6 +56,12 @@ void img_fill_ellipse(struct gray_image *img, double cx, double cy, double rx, d
 /* Gaussian blur with standard deviation sigma (0 < sigma <= 8) in pixels;
  * edges are clamped. Returns 0, or -1 when out of memory. */
 int img_gaussian_blur(struct gray_image *img, double sigma);
+
+/* Linear motion blur: each pixel becomes the mean of the image along a line
+ * length_px long, centred on it, at angle_rad (counter-clockwise from +x,
+ * y down); edges are clamped. Returns 0, or -1 when out of memory or
+ * length_px is outside 0..64. */
+int img_motion_blur(struct gray_image *img, double length_px, double angle_rad);
 
 /* Adds zero-mean gaussian noise of standard deviation sigma (sensor noise). */
 void img_add_noise(struct gray_image *img, struct rng *r, double sigma);
