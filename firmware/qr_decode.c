@@ -12,9 +12,6 @@
  * bounded (< 0.5 MB) and the cost of a new scanner (~µs) is paid rarely. */
 #define QR_SCANNER_RENEW_AFTER 500
 
-/* A QR code holds at most 2953 bytes in byte mode. */
-#define QR_DATA_MAX 2953
-
 struct qr_decoder {
     zbar_image_scanner_t *scanner;
     unsigned decodes_since_renew;
@@ -99,6 +96,7 @@ static void keep_symbol(struct qr_decoder *dec, const zbar_symbol_t *sym)
     c->len = len;
     unsigned n = zbar_symbol_get_loc_size(sym);
     c->ncorners = n == 4 ? 4 : 0;
+    c->inverted = false;
     for (int k = 0; k < c->ncorners; k++) {
         c->corners[k].x = zbar_symbol_get_loc_x(sym, (unsigned)k);
         c->corners[k].y = zbar_symbol_get_loc_y(sym, (unsigned)k);

@@ -11,6 +11,7 @@
 #ifndef CCCD_QR_DECODE_H
 #define CCCD_QR_DECODE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,6 +23,9 @@ enum qr_status {
     QR_ERR_NOMEM = -2,
     QR_ERR_ZBAR = -3,  /* ZBar failed to set up or to scan */
 };
+
+/* A QR code holds at most 2953 bytes (version 40, byte mode, level L). */
+#define QR_DATA_MAX 2953
 
 /* The most codes reported per frame; a desk scene holds one or two. */
 #define QR_MAX_CODES 16
@@ -35,6 +39,7 @@ struct qr_code {
     size_t len;
     struct qr_point corners[4]; /* outline in frame pixels, ZBar's order */
     int ncorners;               /* 0 when ZBar gave no outline */
+    bool inverted;              /* read light-on-dark: a phone screen in dark mode */
 };
 
 struct qr_decoder;

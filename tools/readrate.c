@@ -1,11 +1,14 @@
 /* readrate.c - how many of the codes in a set of frames the decoder reads.
  *
  *   readrate MANIFEST [--markdown OUT.md] [--min-rate CATEGORY=PCT]... [--list-misses]
+ *            [--decoder reader|zbar]
  *
  * MANIFEST (as make_frames writes it) has one line per expected code:
  * category, image file (relative to the manifest's folder), payload in hex;
  * a frame with no code has one line with an empty payload. Each frame is
- * scanned once with qr_decoder_scan() and its codes are compared byte for
+ * scanned once with the terminal's reader (qr_reader_scan(), no time budget:
+ * a still picture gets every shape) or, with --decoder zbar, with ZBar on
+ * the whole frame (qr_decoder_scan()), and its codes are compared byte for
  * byte with what the frame should hold:
  *   read   an expected payload was returned exactly;
  *   wrong  a returned payload is none of the frame's expected payloads
@@ -31,6 +34,7 @@
 #include "image_io.h"
 #include "machine.h"
 #include "qr_decode.h"
+#include "qr_reader.h"
 
 #define LINE_MAX_LEN 16384
 #define PAYLOAD_MAX 4096 /* bytes; a QR symbol holds at most 2953 */
@@ -67,6 +71,7 @@ struct options {
     struct min_rate min_rates[MIN_RATES_MAX];
     int nmin_rates;
     bool list_misses;
+    bool zbar; /* --decoder zbar: ZBar on the whole frame */
     int argc;
     char **argv;
 };
@@ -247,7 +252,18 @@ static double now_ms(void)
 
 /* Matches the decoded codes against the frame's expected entries e[0..n).
  * Returns true when the frame came out exactly as expected. */
-static bool score_frame(struct category_stats *c, const struct entry *e, int n, const struct qr_decoder *dec,
+/* One of the two decoders under test. */
+struct decoder {
+    struct qr_decoder *zbar; /* --decoder zbar */
+    struct qr_reader *reader;
+};
+
+static const struct qr_code *decoded(const struct decoder *d, int i)
+{
+    return d->reader ? qr_reader_code(d->reader, i) : qr_decoder_code(d->zbar, i);
+}
+
+static bool score_frame(struct category_stats *c, const struct entry *e, int n, const struct decoder *dec,
                         int ncodes)
 {
     bool used[CODES_PER_FRAME_MAX] = { false };
@@ -256,7 +272,7 @@ static bool score_frame(struct category_stats *c, const struct entry *e, int n, 
         expected += e[i].payload != NULL;
     c->codes += expected;
     for (int k = 0; k < ncodes; k++) {
-        const struct qr_code *q = qr_decoder_code(dec, k);
+        const struct qr_code *q = decoded(dec, k);
         bool known = false;
         for (int i = 0; i < n && i < CODES_PER_FRAME_MAX && q; i++) {
             if (e[i].payload && e[i].len == q->len && memcmp(e[i].payload, q->data, q->len) == 0) {
@@ -284,7 +300,7 @@ static int resolve_path(const struct run *run, const char *file, char *out, size
 }
 
 /* Loads and scans the file of entries e[0..n), all naming the same file. */
-static int scan_frame(struct run *run, struct qr_decoder *dec, const struct entry *e, int n, bool list_misses)
+static int scan_frame(struct run *run, struct decoder *dec, const struct entry *e, int n, bool list_misses)
 {
     char path[PATH_MAX_LEN], err[512];
     struct gray_image img;
@@ -298,7 +314,12 @@ static int scan_frame(struct run *run, struct qr_decoder *dec, const struct entr
     }
     struct frame f = gray_image_frame(&img);
     double t0 = now_ms();
-    int ncodes = qr_decoder_scan(dec, &f);
+    int ncodes;
+    if (dec->reader) {
+        qr_reader_forget(dec->reader); /* the files are unrelated pictures */
+        ncodes = qr_reader_scan(dec->reader, &f);
+    } else
+        ncodes = qr_decoder_scan(dec->zbar, &f);
     double ms = now_ms() - t0;
     gray_image_free(&img);
     if (ncodes < 0) {
@@ -314,11 +335,15 @@ static int scan_frame(struct run *run, struct qr_decoder *dec, const struct entr
     return 0;
 }
 
-static int scan_all(struct run *run, bool list_misses)
+static int scan_all(struct run *run, bool list_misses, bool use_zbar)
 {
     char err[256];
-    struct qr_decoder *dec;
-    if (qr_decoder_open(&dec, err, sizeof(err)) != 0) {
+    struct decoder dec = { NULL, NULL };
+    /* No budget: a still picture is read with every shape the reader has. */
+    struct qr_reader_opts opts = { .budget_ms = 0, .track_frames = 0 };
+    int orc = use_zbar ? qr_decoder_open(&dec.zbar, err, sizeof(err))
+                       : qr_reader_open(&dec.reader, &opts, err, sizeof(err));
+    if (orc != 0) {
         fprintf(stderr, "readrate: %s\n", err);
         return -1;
     }
@@ -332,10 +357,11 @@ static int scan_all(struct run *run, bool list_misses)
             fprintf(stderr, "readrate: %s: more than %d codes listed\n", run->entries[i].file, CODES_PER_FRAME_MAX);
             rc = -1;
         } else
-            rc = scan_frame(run, dec, &run->entries[i], j - i, list_misses);
+            rc = scan_frame(run, &dec, &run->entries[i], j - i, list_misses);
         i = j;
     }
-    qr_decoder_close(dec);
+    qr_decoder_close(dec.zbar);
+    qr_reader_close(dec.reader);
     return rc;
 }
 
@@ -481,6 +507,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->nmin_rates++;
         } else if (strcmp(argv[i], "--list-misses") == 0)
             o->list_misses = true;
+        else if (strcmp(argv[i], "--decoder") == 0 && i + 1 < argc &&
+                 (strcmp(argv[i + 1], "zbar") == 0 || strcmp(argv[i + 1], "reader") == 0))
+            o->zbar = strcmp(argv[++i], "zbar") == 0;
         else if (argv[i][0] != '-' && !o->manifest)
             o->manifest = argv[i];
         else {
@@ -507,11 +536,12 @@ int main(int argc, char **argv)
     struct options o;
     struct run run = { 0 };
     if (parse_args(argc, argv, &o) != 0) {
-        fprintf(stderr, "usage: readrate MANIFEST [--markdown OUT.md] [--min-rate CATEGORY=PCT]... [--list-misses]\n");
+        fprintf(stderr, "usage: readrate MANIFEST [--markdown OUT.md] [--min-rate CATEGORY=PCT]... [--list-misses]\n"
+                        "                [--decoder reader|zbar]\n");
         return 2;
     }
     set_dir(&run, o.manifest);
-    int rc = read_manifest(&run, o.manifest) == 0 && scan_all(&run, o.list_misses) == 0 ? 0 : 2;
+    int rc = read_manifest(&run, o.manifest) == 0 && scan_all(&run, o.list_misses, o.zbar) == 0 ? 0 : 2;
     if (rc == 0) {
         print_table(stdout, &run, false);
         struct category_stats t = totals(&run);

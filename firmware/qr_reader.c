@@ -1,0 +1,257 @@
+/* qr_reader.c - locator, crops and ZBar, within a time budget. */
+#include "qr_reader.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "gray_ops.h"
+#include "qr_locate.h"
+
+/* ZBar reads best at 3.5-7 px per module: larger crops are shrunk towards it. */
+#define WORKING_MODULE_PX 3.5f
+/* Below this many px per module at working scale, enlarging is worth a try. */
+#define ENLARGE_BELOW_PX 5.0f
+
+struct qr_reader {
+    struct qr_reader_opts opts;
+    struct qr_decoder *dec;
+    struct qr_locator *loc;
+    struct gray_buf base, work;
+    int64_t started_ms;
+    int ncodes;
+    struct qr_code codes[QR_MAX_CODES];
+    uint8_t data[QR_MAX_CODES][QR_DATA_MAX];
+    struct qr_reader_stats stats;
+    struct qr_candidate track; /* where the last code was */
+    int track_age;             /* frames since it was read; -1 = nothing to track */
+};
+
+/* How a crop is turned into the buffer ZBar gets. */
+struct crop {
+    struct gray_rect rect;
+    int num, den; /* scale */
+    bool inverted;
+};
+
+static const char *const shape_names[QR_SHAPE_COUNT] = { "plain", "normalized", "enlarged", "smoothed",
+                                                          "sharpened" };
+
+const char *qr_shape_name(enum qr_shape s)
+{
+    return (unsigned)s < QR_SHAPE_COUNT ? shape_names[s] : "none";
+}
+
+int qr_reader_open(struct qr_reader **out, const struct qr_reader_opts *opts, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct qr_reader *r = calloc(1, sizeof(*r));
+    if (!r || qr_locator_open(&r->loc) != 0) {
+        free(r);
+        snprintf(err, errlen, "out of memory for the QR reader");
+        return QR_ERR_NOMEM;
+    }
+    int rc = qr_decoder_open(&r->dec, err, errlen);
+    if (rc != 0) {
+        qr_reader_close(r);
+        return rc;
+    }
+    r->opts = opts ? *opts
+                   : (struct qr_reader_opts){ .budget_ms = QR_READER_DEFAULT_BUDGET_MS,
+                                              .track_frames = QR_READER_DEFAULT_TRACK_FRAMES };
+    r->track_age = -1;
+    *out = r;
+    return 0;
+}
+
+void qr_reader_close(struct qr_reader *r)
+{
+    if (!r)
+        return;
+    qr_decoder_close(r->dec);
+    qr_locator_close(r->loc);
+    gray_buf_free(&r->base);
+    gray_buf_free(&r->work);
+    free(r);
+}
+
+void qr_reader_forget(struct qr_reader *r)
+{
+    r->track_age = -1;
+}
+
+static bool out_of_time(const struct qr_reader *r)
+{
+    return r->opts.budget_ms > 0 && clock_ms() - r->started_ms >= r->opts.budget_ms;
+}
+
+static bool already_have(const struct qr_reader *r, const struct qr_code *c)
+{
+    for (int i = 0; i < r->ncodes; i++)
+        if (r->codes[i].len == c->len && memcmp(r->codes[i].data, c->data, c->len) == 0)
+            return true;
+    return false;
+}
+
+/* Buffer pixel -> frame pixel, centres aligned. */
+static int to_frame(int v, int origin, const struct crop *c)
+{
+    return origin + (int)lroundf(((float)v + 0.5f) * (float)c->den / (float)c->num - 0.5f);
+}
+
+static void keep_codes(struct qr_reader *r, int n, const struct crop *c)
+{
+    for (int i = 0; i < n && r->ncodes < QR_MAX_CODES; i++) {
+        const struct qr_code *src = qr_decoder_code(r->dec, i);
+        if (already_have(r, src))
+            continue;
+        struct qr_code *dst = &r->codes[r->ncodes];
+        memcpy(r->data[r->ncodes], src->data, src->len);
+        *dst = *src;
+        dst->data = r->data[r->ncodes++];
+        dst->inverted = c->inverted;
+        for (int k = 0; k < dst->ncorners; k++) {
+            dst->corners[k].x = to_frame(src->corners[k].x, c->rect.x0, c);
+            dst->corners[k].y = to_frame(src->corners[k].y, c->rect.y0, c);
+        }
+    }
+}
+
+/* Makes the buffer for one shape of the crop; NULL when the shape does not
+ * apply (enlarging what is large already) or memory ran out. */
+static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f, struct crop *c, enum qr_shape s,
+                                     float module_px)
+{
+    float working = module_px * (float)c->num / (float)c->den;
+    switch (s) {
+    case QR_SHAPE_PLAIN:
+        if (gray_crop_scale(f, c->rect, c->num, c->den, &r->base) != 0)
+            return NULL;
+        if (c->inverted)
+            gray_invert(&r->base);
+        return &r->base;
+    case QR_SHAPE_NORMALIZED: {
+        int block = (int)(4.0f * working);
+        return gray_copy(&r->work, &r->base) == 0 && gray_normalize_local(&r->work, block < 8 ? 8 : block) == 0
+                   ? &r->work
+                   : NULL;
+    }
+    case QR_SHAPE_ENLARGED: {
+        if (working >= ENLARGE_BELOW_PX)
+            return NULL;
+        struct crop big = { c->rect, c->den > 1 ? 1 : 2, c->den > 2 ? c->den / 2 : 1, c->inverted };
+        if (big.den > 1)
+            big.num = 1;
+        if (gray_crop_scale(f, big.rect, big.num, big.den, &r->work) != 0)
+            return NULL;
+        if (big.inverted)
+            gray_invert(&r->work);
+        *c = big; /* the codes' corners are mapped with this scale */
+        return &r->work;
+    }
+    case QR_SHAPE_SMOOTHED:
+        return gray_copy(&r->work, &r->base) == 0 && gray_smooth3(&r->work) == 0 ? &r->work : NULL;
+    case QR_SHAPE_SHARPENED:
+        return gray_copy(&r->work, &r->base) == 0 && gray_sharpen(&r->work, 4) == 0 ? &r->work : NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* Tries the shapes of one candidate in order until one reads. */
+static int read_candidate(struct qr_reader *r, const struct frame *f, const struct qr_candidate *cand)
+{
+    int den = cand->module_px >= 2 * WORKING_MODULE_PX ? (int)(cand->module_px / WORKING_MODULE_PX) : 1;
+    struct crop plain = { cand->rect, 1, den > 4 ? 4 : den, cand->inverted };
+    for (int s = 0; s < QR_SHAPE_COUNT; s++) {
+        if (s > 0 && out_of_time(r)) {
+            r->stats.over_budget = true;
+            return 0;
+        }
+        struct crop c = plain;
+        struct gray_buf *b = shape_buffer(r, f, &c, (enum qr_shape)s, cand->module_px);
+        if (!b) {
+            if (s == QR_SHAPE_PLAIN)
+                return 0;
+            continue;
+        }
+        struct frame view = gray_buf_frame(b);
+        int n = qr_decoder_scan(r->dec, &view);
+        r->stats.attempts++;
+        r->stats.zbar_pixels += (long)b->width * b->height;
+        if (n < 0)
+            return n;
+        if (n > 0) {
+            if (r->stats.read_by < 0)
+                r->stats.read_by = s;
+            keep_codes(r, n, &c);
+            return n;
+        }
+    }
+    return 0;
+}
+
+/* The first code's outline, widened by two thirds of its size, is where to
+ * look next frame if the locator comes back empty. */
+static void remember(struct qr_reader *r)
+{
+    const struct qr_code *c = &r->codes[0];
+    if (c->ncorners != 4)
+        return;
+    int x0 = c->corners[0].x, x1 = x0, y0 = c->corners[0].y, y1 = y0;
+    for (int k = 1; k < 4; k++) {
+        x0 = c->corners[k].x < x0 ? c->corners[k].x : x0;
+        x1 = c->corners[k].x > x1 ? c->corners[k].x : x1;
+        y0 = c->corners[k].y < y0 ? c->corners[k].y : y0;
+        y1 = c->corners[k].y > y1 ? c->corners[k].y : y1;
+    }
+    int mx = (x1 - x0) / 3 + 8, my = (y1 - y0) / 3 + 8;
+    float module = (float)(x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0) / 29.0f; /* a version-3 size guess */
+    r->track = (struct qr_candidate){ { x0 - mx, y0 - my, x1 + mx, y1 + my }, module, c->inverted, 0 };
+    r->track_age = 0;
+}
+
+int qr_reader_scan(struct qr_reader *r, const struct frame *f)
+{
+    r->ncodes = 0;
+    r->stats = (struct qr_reader_stats){ .read_by = -1 };
+    r->started_ms = clock_ms();
+    struct qr_candidate cands[QR_LOCATE_MAX];
+    if (!f || !f->pixels || f->width <= 0 || f->height <= 0 || f->width > FRAME_MAX_SIDE ||
+        f->height > FRAME_MAX_SIDE || f->stride < f->width)
+        return QR_ERR_FRAME;
+    int n = qr_locate(r->loc, f, cands, QR_LOCATE_MAX);
+    if (n < 0)
+        return f->width < 21 || f->height < 21 ? 0 : QR_ERR_NOMEM;
+    r->stats.candidates = n;
+    if (n == 0 && r->track_age >= 0 && r->track_age < r->opts.track_frames) {
+        cands[n++] = r->track;
+        r->stats.tracked = true;
+    }
+    for (int i = 0; i < n; i++) {
+        if (i > 0 && out_of_time(r)) {
+            r->stats.over_budget = true;
+            break;
+        }
+        int rc = read_candidate(r, f, &cands[i]);
+        if (rc < 0)
+            return rc;
+    }
+    if (r->ncodes > 0)
+        remember(r);
+    else if (r->track_age >= 0)
+        r->track_age++;
+    return r->ncodes;
+}
+
+const struct qr_code *qr_reader_code(const struct qr_reader *r, int i)
+{
+    return i >= 0 && i < r->ncodes ? &r->codes[i] : NULL;
+}
+
+const struct qr_reader_stats *qr_reader_last(const struct qr_reader *r)
+{
+    return &r->stats;
+}
