@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FINDERS 160
+#define MAX_FINDERS 256
 /* Finders considered for grouping (by hits): 24 give 2,024 triples at most. */
 #define MAX_GROUPED 24
 /* A block whose pixels span less than this is flat: no edge inside it. */
@@ -38,6 +38,7 @@ struct finder {
 
 struct qr_locator {
     const struct frame *f; /* during qr_locate() only */
+    bool smooth;           /* second pass: rows smoothed (dark_at) */
     int block, nbx, nby;
     uint8_t *avg, *thresh;
     size_t blocks_cap;
@@ -133,17 +134,22 @@ static void threshold_map(struct qr_locator *loc)
         }
 }
 
-/* Dark or not, on a [1 2 1] smoothing along the direction of travel: sensor
- * noise would otherwise split runs. */
+/* Dark or not against the block's threshold; in the second pass on a
+ * [1 2 1] smoothing along the direction of travel. Sensor noise splits runs
+ * unsmoothed, but smoothing takes the light ring of a 2 px finder under the
+ * threshold: each pass finds what the other misses (measured on make_frames'
+ * small and noise categories). */
 static bool dark_at(const struct qr_locator *loc, int x, int y, bool vertical)
 {
     const struct frame *f = loc->f;
     const uint8_t *p = f->pixels + (size_t)y * (size_t)f->stride + (size_t)x;
-    int v;
-    if (vertical)
-        v = (y > 0 ? p[-f->stride] : p[0]) + 2 * p[0] + (y + 1 < f->height ? p[f->stride] : p[0]);
-    else
-        v = (x > 0 ? p[-1] : p[0]) + 2 * p[0] + (x + 1 < f->width ? p[1] : p[0]);
+    int v = 4 * p[0];
+    if (loc->smooth) {
+        if (vertical)
+            v = (y > 0 ? p[-f->stride] : p[0]) + 2 * p[0] + (y + 1 < f->height ? p[f->stride] : p[0]);
+        else
+            v = (x > 0 ? p[-1] : p[0]) + 2 * p[0] + (x + 1 < f->width ? p[1] : p[0]);
+    }
     return v < 4 * loc->thresh[(size_t)(y / loc->block) * (size_t)loc->nbx + (size_t)(x / loc->block)];
 }
 
@@ -154,7 +160,9 @@ static bool dark_at(const struct qr_locator *loc, int x, int y, bool vertical)
 static bool finder_ratio(const int r[5])
 {
     int total = r[0] + r[1] + r[2] + r[3] + r[4];
-    if (total < 7)
+    /* Under 1.7 px a module is beyond ZBar anyway, and sensor noise makes
+     * such tiny patterns everywhere. */
+    if (total < 12)
         return false;
     /* In 1/7 px: module = total, tolerance = total / 2. */
     int m = total, tol = total / 2 + 3;
@@ -214,8 +222,18 @@ static void add_finder(struct qr_locator *loc, float x, float y, float module, b
         g->hits++;
         return;
     }
-    if (loc->nfinders < MAX_FINDERS)
-        loc->finders[loc->nfinders++] = (struct finder){ x, y, module, inverted, 1 };
+    struct finder fresh = { x, y, module, inverted, 1 };
+    if (loc->nfinders < MAX_FINDERS) {
+        loc->finders[loc->nfinders++] = fresh;
+        return;
+    }
+    /* Full of noise: a finder seen once makes room (a real one is seen on
+     * several rows and would have merged above). */
+    for (int i = 0; i < loc->nfinders; i++)
+        if (loc->finders[i].hits == 1) {
+            loc->finders[i] = fresh;
+            return;
+        }
 }
 
 /* A row's run ended at x: five runs in, is it a finder? Confirm along the
@@ -411,6 +429,27 @@ static int group_pairs(struct qr_locator *loc, bool *used, int n, struct qr_cand
     return count;
 }
 
+/* A 2 px module makes a 6 px finder centre: every second row at VGA,
+ * every third above (where such small codes are rarer and rows cost). */
+static void scan_rows(struct qr_locator *loc)
+{
+    int step = loc->f->width <= 800 ? 2 : 3;
+    for (int y = step / 2; y < loc->f->height; y += step)
+        scan_row(loc, y);
+}
+
+/* Finders seen on enough rows, by hits, grouped: whole symbols first. */
+static int group(struct qr_locator *loc, struct qr_candidate *out, int max)
+{
+    qsort(loc->finders, (size_t)loc->nfinders, sizeof(loc->finders[0]), by_hits);
+    int n = 0;
+    while (n < loc->nfinders && n < MAX_GROUPED && loc->finders[n].hits >= MIN_HITS)
+        n++;
+    bool used[MAX_GROUPED] = { false };
+    int count = group_triples(loc, used, n, out, max);
+    return count + group_pairs(loc, used, n, out + count, max - count);
+}
+
 int qr_locate(struct qr_locator *loc, const struct frame *f, struct qr_candidate *out, int max)
 {
     loc->nfinders = 0;
@@ -420,18 +459,15 @@ int qr_locate(struct qr_locator *loc, const struct frame *f, struct qr_candidate
     if (blocks_alloc(loc, f) != 0)
         return -1;
     threshold_map(loc);
-    /* A 2 px module makes a 6 px finder centre: every second row at VGA,
-     * every third above (where such small codes are rarer and rows cost). */
-    int step = f->width <= 800 ? 2 : 3;
-    for (int y = step / 2; y < f->height; y += step)
-        scan_row(loc, y);
-    qsort(loc->finders, (size_t)loc->nfinders, sizeof(loc->finders[0]), by_hits);
-    int n = 0;
-    while (n < loc->nfinders && n < MAX_GROUPED && loc->finders[n].hits >= MIN_HITS)
-        n++;
-    bool used[MAX_GROUPED] = { false };
-    int count = group_triples(loc, used, n, out, max < QR_LOCATE_MAX ? max : QR_LOCATE_MAX);
-    count += group_pairs(loc, used, n, out + count, (max < QR_LOCATE_MAX ? max : QR_LOCATE_MAX) - count);
+    if (max > QR_LOCATE_MAX)
+        max = QR_LOCATE_MAX;
+    int count = 0;
+    /* The smoothed pass only when the plain one saw no whole symbol. */
+    for (int pass = 0; pass < 2 && (count == 0 || out[0].nfinders < 3); pass++) {
+        loc->smooth = pass == 1;
+        scan_rows(loc);
+        count = group(loc, out, max);
+    }
     for (int i = 0; i < loc->nfinders; i++) {
         loc->xy[2 * i] = loc->finders[i].x;
         loc->xy[2 * i + 1] = loc->finders[i].y;
