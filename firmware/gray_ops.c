@@ -130,6 +130,32 @@ int gray_crop_scale(const struct frame *src, struct gray_rect rect, int num, int
     return 0;
 }
 
+static int sample_bilinear(const struct frame *f, float x, float y, int fill)
+{
+    if (x < 0 || y < 0 || x > (float)(f->width - 1) || y > (float)(f->height - 1))
+        return fill;
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < f->width ? x0 + 1 : x0, y1 = y0 + 1 < f->height ? y0 + 1 : y0;
+    float fx = x - (float)x0, fy = y - (float)y0;
+    const uint8_t *a = f->pixels + (size_t)y0 * (size_t)f->stride, *b = f->pixels + (size_t)y1 * (size_t)f->stride;
+    float top = a[x0] + (a[x1] - a[x0]) * fx, bot = b[x0] + (b[x1] - b[x0]) * fx;
+    return (int)(top + (bot - top) * fy + 0.5f);
+}
+
+int gray_warp_affine(const struct frame *src, const float m[6], int w, int h, uint8_t fill, struct gray_buf *dst)
+{
+    if (w < 1 || h < 1 || w > FRAME_MAX_SIDE || h > FRAME_MAX_SIDE || buf_resize(dst, w, h) != 0)
+        return -1;
+    for (int y = 0; y < h; y++) {
+        uint8_t *out = dst->pixels + (size_t)y * (size_t)w;
+        for (int x = 0; x < w; x++) {
+            float sx = m[0] * (float)x + m[1] * (float)y + m[2], sy = m[3] * (float)x + m[4] * (float)y + m[5];
+            out[x] = (uint8_t)sample_bilinear(src, sx, sy, fill);
+        }
+    }
+    return 0;
+}
+
 int gray_copy(struct gray_buf *dst, const struct gray_buf *src)
 {
     if (buf_resize(dst, src->width, src->height) != 0)

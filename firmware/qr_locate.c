@@ -370,17 +370,28 @@ static struct gray_rect bounds(const float *px, const float *py, int n, float ma
 static struct qr_candidate triple_candidate(const struct finder *f[3], int c, const struct frame *fr)
 {
     const struct finder *a = f[(c + 1) % 3], *b = f[c], *d = f[(c + 2) % 3];
+    /* Top-right is the leg for which (tr - tl) x (bl - tl) > 0 (y down): a
+     * mirrored symbol would not decode. */
+    if ((a->x - b->x) * (d->y - b->y) - (a->y - b->y) * (d->x - b->x) < 0) {
+        const struct finder *t = a;
+        a = d;
+        d = t;
+    }
     float px[4] = { a->x, b->x, d->x, a->x + d->x - b->x };
     float py[4] = { a->y, b->y, d->y, a->y + d->y - b->y };
     float m = (a->module + b->module + d->module) / 3, leg = fmaxf(dist(a, b), dist(b, d));
-    return (struct qr_candidate){ bounds(px, py, 4, EDGE_MODULES * m + 0.15f * leg, fr), m, b->inverted, 3 };
+    struct qr_candidate q = { bounds(px, py, 4, EDGE_MODULES * m + 0.15f * leg, fr), m, b->inverted, 3, { { 0, 0 } } };
+    q.finder[0].x = b->x, q.finder[0].y = b->y;
+    q.finder[1].x = a->x, q.finder[1].y = a->y;
+    q.finder[2].x = d->x, q.finder[2].y = d->y;
+    return q;
 }
 
 static struct qr_candidate pair_candidate(const struct finder *a, const struct finder *b, const struct frame *fr)
 {
     float px[2] = { a->x, b->x }, py[2] = { a->y, b->y }, m = (a->module + b->module) / 2;
     /* The third finder lies on either side, up to one leg away. */
-    return (struct qr_candidate){ bounds(px, py, 2, dist(a, b) + EDGE_MODULES * m, fr), m, a->inverted, 2 };
+    return (struct qr_candidate){ bounds(px, py, 2, dist(a, b) + EDGE_MODULES * m, fr), m, a->inverted, 2, { { 0, 0 } } };
 }
 
 static int by_hits(const void *pa, const void *pb)

@@ -29,15 +29,19 @@ struct qr_reader {
     int track_age;             /* frames since it was read; -1 = nothing to track */
 };
 
+/* Rectified symbols come out at this many px per module. */
+#define RECTIFIED_MODULE_PX 4.0f
+
 /* How a crop is turned into the buffer ZBar gets. */
 struct crop {
     struct gray_rect rect;
     int num, den; /* scale */
     bool inverted;
+    float to_src[6]; /* buffer pixel -> frame pixel (affine), for the outline */
 };
 
-static const char *const shape_names[QR_SHAPE_COUNT] = { "plain", "normalized", "enlarged", "smoothed",
-                                                          "sharpened" };
+static const char *const shape_names[QR_SHAPE_COUNT] = { "plain",    "rectified", "normalized",
+                                                          "enlarged", "smoothed",  "sharpened" };
 
 const char *qr_shape_name(enum qr_shape s)
 {
@@ -95,10 +99,12 @@ static bool already_have(const struct qr_reader *r, const struct qr_code *c)
     return false;
 }
 
-/* Buffer pixel -> frame pixel, centres aligned. */
-static int to_frame(int v, int origin, const struct crop *c)
+/* The crop's map for a plain scale: pixel centres aligned. */
+static void scale_map(struct crop *c)
 {
-    return origin + (int)lroundf(((float)v + 0.5f) * (float)c->den / (float)c->num - 0.5f);
+    float s = (float)c->den / (float)c->num;
+    float m[6] = { s, 0, (float)c->rect.x0 + (s - 1) / 2, 0, s, (float)c->rect.y0 + (s - 1) / 2 };
+    memcpy(c->to_src, m, sizeof(m));
 }
 
 static void keep_codes(struct qr_reader *r, int n, const struct crop *c)
@@ -112,20 +118,49 @@ static void keep_codes(struct qr_reader *r, int n, const struct crop *c)
         *dst = *src;
         dst->data = r->data[r->ncodes++];
         dst->inverted = c->inverted;
+        const float *m = c->to_src;
         for (int k = 0; k < dst->ncorners; k++) {
-            dst->corners[k].x = to_frame(src->corners[k].x, c->rect.x0, c);
-            dst->corners[k].y = to_frame(src->corners[k].y, c->rect.y0, c);
+            float x = (float)src->corners[k].x, y = (float)src->corners[k].y;
+            dst->corners[k].x = (int)lroundf(m[0] * x + m[1] * y + m[2]);
+            dst->corners[k].y = (int)lroundf(m[3] * x + m[4] * y + m[5]);
         }
     }
+}
+
+/* Maps the three finder centres onto an upright square at a fixed module
+ * size and samples the frame through that map: a code tilted out of the
+ * plane comes out (nearly) frontal, the way ZBar reads best. */
+static struct gray_buf *rectify(struct qr_reader *r, const struct frame *f, const struct qr_candidate *cand,
+                                struct crop *c)
+{
+    float tlx = cand->finder[0].x, tly = cand->finder[0].y;
+    float ax = cand->finder[1].x - tlx, ay = cand->finder[1].y - tly; /* top edge */
+    float bx = cand->finder[2].x - tlx, by = cand->finder[2].y - tly; /* left edge */
+    float legs = (hypotf(ax, ay) + hypotf(bx, by)) / 2 / cand->module_px; /* modules, centre to centre */
+    float side = roundf(legs * RECTIFIED_MODULE_PX), margin = 10 * RECTIFIED_MODULE_PX;
+    if (legs < 8 || side > 2000)
+        return NULL;
+    float *m = c->to_src;
+    m[0] = ax / side, m[1] = bx / side, m[3] = ay / side, m[4] = by / side;
+    m[2] = tlx - margin * (m[0] + m[1]);
+    m[5] = tly - margin * (m[3] + m[4]);
+    int n = (int)(side + 2 * margin);
+    if (gray_warp_affine(f, m, n, n, c->inverted ? 0 : 255, &r->work) != 0)
+        return NULL;
+    if (c->inverted)
+        gray_invert(&r->work);
+    return &r->work;
 }
 
 /* Makes the buffer for one shape of the crop; NULL when the shape does not
  * apply (enlarging what is large already) or memory ran out. */
 static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f, struct crop *c, enum qr_shape s,
-                                     float module_px)
+                                     const struct qr_candidate *cand)
 {
-    float working = module_px * (float)c->num / (float)c->den;
+    float working = cand->module_px * (float)c->num / (float)c->den;
     switch (s) {
+    case QR_SHAPE_RECTIFIED:
+        return cand->nfinders == 3 ? rectify(r, f, cand, c) : NULL;
     case QR_SHAPE_PLAIN:
         if (gray_crop_scale(f, c->rect, c->num, c->den, &r->base) != 0)
             return NULL;
@@ -141,7 +176,7 @@ static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f,
     case QR_SHAPE_ENLARGED: {
         if (working >= ENLARGE_BELOW_PX)
             return NULL;
-        struct crop big = { c->rect, c->den > 1 ? 1 : 2, c->den > 2 ? c->den / 2 : 1, c->inverted };
+        struct crop big = { c->rect, c->den > 1 ? 1 : 2, c->den > 2 ? c->den / 2 : 1, c->inverted, { 0 } };
         if (big.den > 1)
             big.num = 1;
         if (gray_crop_scale(f, big.rect, big.num, big.den, &r->work) != 0)
@@ -149,6 +184,7 @@ static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f,
         if (big.inverted)
             gray_invert(&r->work);
         *c = big; /* the codes' corners are mapped with this scale */
+        scale_map(c);
         return &r->work;
     }
     case QR_SHAPE_SMOOTHED:
@@ -164,14 +200,15 @@ static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f,
 static int read_candidate(struct qr_reader *r, const struct frame *f, const struct qr_candidate *cand)
 {
     int den = cand->module_px >= 2 * WORKING_MODULE_PX ? (int)(cand->module_px / WORKING_MODULE_PX) : 1;
-    struct crop plain = { cand->rect, 1, den > 4 ? 4 : den, cand->inverted };
+    struct crop plain = { cand->rect, 1, den > 4 ? 4 : den, cand->inverted, { 0 } };
+    scale_map(&plain);
     for (int s = 0; s < QR_SHAPE_COUNT; s++) {
         if (s > 0 && out_of_time(r)) {
             r->stats.over_budget = true;
             return 0;
         }
         struct crop c = plain;
-        struct gray_buf *b = shape_buffer(r, f, &c, (enum qr_shape)s, cand->module_px);
+        struct gray_buf *b = shape_buffer(r, f, &c, (enum qr_shape)s, cand);
         if (!b) {
             if (s == QR_SHAPE_PLAIN)
                 return 0;
@@ -209,7 +246,7 @@ static void remember(struct qr_reader *r)
     }
     int mx = (x1 - x0) / 3 + 8, my = (y1 - y0) / 3 + 8;
     float module = (float)(x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0) / 29.0f; /* a version-3 size guess */
-    r->track = (struct qr_candidate){ { x0 - mx, y0 - my, x1 + mx, y1 + my }, module, c->inverted, 0 };
+    r->track = (struct qr_candidate){ { x0 - mx, y0 - my, x1 + mx, y1 + my }, module, c->inverted, 0, { { 0, 0 } } };
     r->track_age = 0;
 }
 

@@ -40,6 +40,12 @@ struct frame gray_buf_frame(const struct gray_buf *b);
  * or memory runs out. */
 int gray_crop_scale(const struct frame *src, struct gray_rect rect, int num, int den, struct gray_buf *dst);
 
+/* dst (w x h) samples src bilinearly through the affine map m, destination
+ * pixel centre (x, y) -> source (m[0] x + m[1] y + m[2], m[3] x + m[4] y +
+ * m[5]); what falls outside src gets `fill`. Straightens a tilted code from
+ * its three finders. Returns 0, or -1 for a bad size or no memory. */
+int gray_warp_affine(const struct frame *src, const float m[6], int w, int h, uint8_t fill, struct gray_buf *dst);
+
 /* dst becomes a copy of src. Returns 0 or -1 (out of memory). */
 int gray_copy(struct gray_buf *dst, const struct gray_buf *src);
 

@@ -30,6 +30,11 @@ struct qr_candidate {
     float module_px;       /* module size measured on the finders */
     bool inverted;         /* light modules on dark: invert before decoding */
     int nfinders;          /* 3: a whole symbol; 2: one finder was not seen */
+    /* With three finders: their centres as the symbol has them, top-left
+     * (the corner), top-right, bottom-left, whatever the code's rotation. */
+    struct {
+        float x, y;
+    } finder[3];
 };
 
 struct qr_locator;

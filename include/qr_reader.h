@@ -6,7 +6,7 @@
  * crop of it, scaled so that a module comes out 3.5-7 px. When that crop
  * does not read, the reader tries the same crop again in other shapes (local
  * contrast stretched, enlarged, smoothed, sharpened) while the frame's time
- * budget lasts, and remembers where the last code was, so a card that moves
+ * budget lasts, straightens a tilted one by its finders, and remembers where the last code was, so a card that moves
  * or blurs for a frame or two is still looked for where it was.
  *
  * Codes read light on dark (a phone in dark mode) come back with
@@ -45,6 +45,7 @@ struct qr_reader_stats {
 
 enum qr_shape {
     QR_SHAPE_PLAIN = 0, /* crop at its working scale */
+    QR_SHAPE_RECTIFIED, /* straightened by its three finders (tilt, shear) */
     QR_SHAPE_NORMALIZED,
     QR_SHAPE_ENLARGED,
     QR_SHAPE_SMOOTHED,
