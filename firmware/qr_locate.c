@@ -29,6 +29,11 @@
 #define LEG_MIN_MODULES 10.0f
 #define LEG_MAX_MODULES 90.0f
 #define EDGE_MODULES 9.0f
+/* Lone finders: how many are tried, how sure they must be (rows), and how
+ * far their symbol may reach (a version 7 symbol, what card payloads need). */
+#define SINGLES_MAX 2
+#define SINGLE_MIN_HITS 3
+#define SINGLE_REACH_MODULES 40.0f
 
 struct finder {
     float x, y, module;
@@ -394,6 +399,23 @@ static struct qr_candidate pair_candidate(const struct finder *a, const struct f
     return (struct qr_candidate){ bounds(px, py, 2, dist(a, b) + EDGE_MODULES * m, fr), m, a->inverted, 2, { { 0, 0 } } };
 }
 
+/* A lone finder seen on many rows: a symbol whose other finders blur,
+ * glare or tilt out of the locator's reach may still be within ZBar's. The
+ * symbol lies on one side of it, up to a large code's size away. */
+static int group_singles(struct qr_locator *loc, int n, struct qr_candidate *out, int max)
+{
+    int count = 0;
+    for (int i = 0; i < n && count < max && count < SINGLES_MAX; i++) {
+        const struct finder *a = &loc->finders[i];
+        if (a->hits < SINGLE_MIN_HITS)
+            break; /* sorted by hits */
+        float m = a->module, reach = (SINGLE_REACH_MODULES + EDGE_MODULES) * m;
+        out[count++] = (struct qr_candidate){ bounds(&a->x, &a->y, 1, reach, loc->f), m, a->inverted, 1,
+                                              { { 0, 0 } } };
+    }
+    return count;
+}
+
 static int by_hits(const void *pa, const void *pb)
 {
     const struct finder *a = pa, *b = pb;
@@ -458,7 +480,8 @@ static int group(struct qr_locator *loc, struct qr_candidate *out, int max)
         n++;
     bool used[MAX_GROUPED] = { false };
     int count = group_triples(loc, used, n, out, max);
-    return count + group_pairs(loc, used, n, out + count, max - count);
+    count += group_pairs(loc, used, n, out + count, max - count);
+    return count > 0 ? count : group_singles(loc, n, out, max);
 }
 
 int qr_locate(struct qr_locator *loc, const struct frame *f, struct qr_candidate *out, int max)

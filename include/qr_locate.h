@@ -29,7 +29,7 @@ struct qr_candidate {
     struct gray_rect rect; /* frame pixels, clipped to the frame */
     float module_px;       /* module size measured on the finders */
     bool inverted;         /* light modules on dark: invert before decoding */
-    int nfinders;          /* 3: a whole symbol; 2: one finder was not seen */
+    int nfinders;          /* 3: a whole symbol; 2 or 1: finders not seen */
     /* With three finders: their centres as the symbol has them, top-left
      * (the corner), top-right, bottom-left, whatever the code's rotation. */
     struct {

@@ -9,7 +9,7 @@
  * 1. Time per frame: empty desks and desks with a card at 640x480, 1280x720
  *    and 1920x1080, each frame through (a) bare ZBar configured as the project
  *    does (QR only, binary), (b) ZBar's own defaults (every symbology, text
- *    mode) and (c) qr_decoder_scan(). The three run back to back on the same
+ *    mode) and (c) qr_reader_scan(), the terminal's reader. The three run back to back on the same
  *    frame, in an order that rotates with the frame and the round, so drift
  *    (the CI next door, frequency scaling) hits all alike. Ratios against (a).
  *    Plus card frames at 640x480 inverted as a phone in dark mode shows them.
@@ -18,7 +18,7 @@
  * 3. Time-to-first-read: clips of a card sliding in from an edge, blurred
  *    at first, at 1280x720; frame index of the first exact read for (a), (c).
  * 4. Resident size over --memory-frames small frames (half with a code):
- *    through qr_decoder_scan (renews its scanner: flat) and through one bare
+ *    through qr_reader_scan (its decoder renews the scanner: flat) and through one bare
  *    scanner never renewed (ZBar's per-decode leak, upstream issue #258).
  */
 #include <malloc.h>
@@ -37,10 +37,11 @@
 #include "imgops.h"
 #include "machine.h"
 #include "qr_decode.h"
+#include "qr_reader.h"
 #include "rng.h"
 
 enum { DEC_BARE, DEC_DEFAULTS, DEC_OURS, NDEC };
-static const char *const dec_name[NDEC] = { "bare ZBar (a)", "ZBar defaults (b)", "qr_decoder_scan (c)" };
+static const char *const dec_name[NDEC] = { "bare ZBar (a)", "ZBar defaults (b)", "qr_reader_scan (c)" };
 
 #define NSIZES 3
 static const int sizes[NSIZES][2] = { { 640, 480 }, { 1280, 720 }, { 1920, 1080 } };
@@ -72,7 +73,7 @@ static double now_ms(void)
 
 struct decoders {
     zbar_image_scanner_t *zb[NDEC]; /* DEC_BARE and DEC_DEFAULTS; DEC_OURS unused */
-    struct qr_decoder *ours;
+    struct qr_reader *ours; /* the terminal's reader, its default budget and tracking */
 };
 
 /* What the project configures (firmware/qr_decode.c), without its wrapper. */
@@ -102,7 +103,7 @@ static int decoders_open(struct decoders *d)
     memset(d, 0, sizeof(*d));
     d->zb[DEC_BARE] = bare_zbar();
     d->zb[DEC_DEFAULTS] = default_zbar();
-    if (!d->zb[DEC_BARE] || !d->zb[DEC_DEFAULTS] || qr_decoder_open(&d->ours, err, sizeof(err)) != 0) {
+    if (!d->zb[DEC_BARE] || !d->zb[DEC_DEFAULTS] || qr_reader_open(&d->ours, NULL, err, sizeof(err)) != 0) {
         fprintf(stderr, "bench_decode: cannot set up the decoders\n");
         return -1;
     }
@@ -114,7 +115,7 @@ static void decoders_close(struct decoders *d)
     for (int k = 0; k < NDEC; k++)
         if (d->zb[k])
             zbar_image_scanner_destroy(d->zb[k]);
-    qr_decoder_close(d->ours);
+    qr_reader_close(d->ours);
 }
 
 /* Outcome of one decode: exact = the expected payload came back byte for
@@ -147,13 +148,13 @@ static struct outcome zbar_decode(zbar_image_scanner_t *sc, const struct gray_im
     return o;
 }
 
-static struct outcome ours_decode(struct qr_decoder *dec, const struct gray_image *img, const char *payload)
+static struct outcome ours_decode(struct qr_reader *dec, const struct gray_image *img, const char *payload)
 {
     struct outcome o = { 0, 0 };
     struct frame f = gray_image_frame(img);
-    int n = qr_decoder_scan(dec, &f);
+    int n = qr_reader_scan(dec, &f);
     for (int i = 0; i < n; i++) {
-        const struct qr_code *c = qr_decoder_code(dec, i);
+        const struct qr_code *c = qr_reader_code(dec, i);
         bool hit = same_bytes(c->data, c->len, payload);
         o.exact += hit;
         o.other += !hit;
@@ -353,9 +354,12 @@ static int measure_time(struct frame_set sets[NSETS], int rounds)
         for (int k = 0; k < NDEC; k++)
             decode_with(&d, k, &sets[i].img[0], sets[i].payload[0]);
     for (int r = 0; r < rounds; r++)
-        for (int i = 0; i < NSETS; i++)
+        for (int i = 0; i < NSETS; i++) {
+            /* The sets are unrelated scenes: no remembered place from the last. */
+            qr_reader_forget(d.ours);
             for (int f = 0; f < sets[i].n; f++)
                 time_frame(&d, &sets[i], f, r);
+        }
     decoders_close(&d);
     return 0;
 }
@@ -511,6 +515,7 @@ static int run_clip(struct decoders *d, uint64_t seed, int index, struct clip_re
     int rc = clip_setup(&c, res, seed, index) == 0 && gray_image_alloc(&img, CLIP_W, CLIP_H, 0) == IMAGE_OK ? 0 : -1;
     struct rng noise;
     rng_seed_stream(&noise, seed, STREAM_CLIP + 1, (uint64_t)index);
+    qr_reader_forget(d->ours);
     for (int i = 0; rc == 0 && i < CLIP_FRAMES; i++) {
         bool in_view;
         rc = clip_frame(&c, i, &img, &noise, &in_view);
@@ -540,7 +545,7 @@ static int measure_clips(struct clip_result *res, int nclips, uint64_t seed)
 
 struct mem_result {
     int frames, nsamples;
-    long *rss_kib[2]; /* [0] qr_decoder_scan, [1] bare ZBar never renewed */
+    long *rss_kib[2]; /* [0] qr_reader_scan, [1] bare ZBar never renewed */
     long reads[2];
     double seconds[2];
 };
@@ -766,10 +771,10 @@ static void report_memory(FILE *o, const struct bench *b)
         return;
     fprintf(o, "### 4. Resident size over %d frames of %dx%d, every other one with a code\n\n", m->frames, MEM_W,
             MEM_H);
-    fprintf(o, "RSS from /proc/self/statm, MiB. qr_decoder_scan: %.0f s, %ld exact reads; "
+    fprintf(o, "RSS from /proc/self/statm, MiB. qr_reader_scan: %.0f s, %ld exact reads; "
                "bare ZBar, one scanner never renewed: %.0f s, %ld exact reads.\n\n",
             m->seconds[0], m->reads[0], m->seconds[1], m->reads[1]);
-    fprintf(o, "| frames | qr_decoder_scan | bare ZBar, never renewed |\n| --: | --: | --: |\n");
+    fprintf(o, "| frames | qr_reader_scan | bare ZBar, never renewed |\n| --: | --: | --: |\n");
     for (int s = 0; s < m->nsamples; s++) {
         int f = s * MEM_EVERY < m->frames ? s * MEM_EVERY : m->frames;
         fprintf(o, "| %d | %.1f | %.1f |\n", f, m->rss_kib[0][s] / 1024.0, m->rss_kib[1][s] / 1024.0);
