@@ -50,9 +50,9 @@ static int install_signals(void)
 
 /* Without an [uplink] url, records end in a log line with the ID masked
  * (development machines, the scan-only demo). */
-static int log_sink_accept(void *ctx, const struct cccd_record *rec)
+static int log_sink_accept(void *ctx, const struct cccd_record *rec, const struct sighting *how)
 {
-    (void)ctx;
+    (void)ctx, (void)how;
     char masked[13];
     record_mask_id(rec->id_number, masked);
     log_msg(LOG_INFO, "record handed on id=%s (no [uplink] url: not delivered)", masked);
@@ -69,12 +69,12 @@ struct running {
 };
 
 /* The desk hears "accepted" only once the record is on disk. */
-static int spool_sink_accept(void *ctx, const struct cccd_record *rec)
+static int spool_sink_accept(void *ctx, const struct cccd_record *rec, const struct sighting *how)
 {
     struct running *r = ctx;
     static char body[SPOOL_RECORD_MAX];
     char key[160], err[256];
-    struct checkin_meta meta = { r->cfg.device_id, r->cfg.uplink_field_mask, "card" };
+    struct checkin_meta meta = { r->cfg.device_id, r->cfg.uplink_field_mask, how->screen ? "vneid-screen" : "card" };
     long n = checkin_build(rec, &meta, time(NULL), checkin_clock_synced(), body, sizeof(body), key, sizeof(key), err,
                            sizeof(err));
     uint64_t seq;

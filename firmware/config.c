@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "checkin.h"
+#include "qr_reader.h"
 #include "tls_client.h"
 #include "uplink.h"
 
@@ -63,6 +64,8 @@ static const struct key keys[] = {
     INT("gpio", "debounce_ms", gpio.debounce_ms, 0, 1000),
     { "gpio", "button_action", K_BUTTON_ACTION, OFF(button_action), 0, 0, 0 },
     INT("scan", "duplicate_window_s", duplicate_window_s, 0, 86400),
+    INT("scan", "decode_threads", decode_threads, 0, 8),
+    INT("scan", "decode_budget_ms", decode_budget_ms, 10, 5000),
     STR("uplink", "url", uplink_url),
     STR("uplink", "ca", uplink_ca),
     STR("uplink", "cert", uplink_cert),
@@ -98,6 +101,8 @@ void config_defaults(struct config *cfg)
     cfg->gpio.consumer = "cccd-reader";
     cfg->button_action = BUTTON_REPEAT;
     cfg->duplicate_window_s = 60;
+    cfg->decode_threads = 0;
+    cfg->decode_budget_ms = QR_READER_DEFAULT_BUDGET_MS;
     snprintf(cfg->uplink_fields, sizeof(cfg->uplink_fields), "id_number,full_name,date_of_birth");
     cfg->uplink_connect_timeout_ms = 5000;
     cfg->uplink_read_timeout_ms = 10000;

@@ -8,7 +8,7 @@
 
 #include "clock.h"
 #include "log.h"
-#include "qr_decode.h"
+#include "decode_pool.h"
 #include "record_format.h"
 #include "seen.h"
 
@@ -27,7 +27,8 @@ struct scan_loop {
     const struct record_sink *sink;
     const struct camera_ops *cam_ops;
     struct camera *cam;
-    struct qr_decoder *dec;
+    struct decode_pool *pool;
+    struct decode_result result; /* one finished frame, being acted on */
     struct seen *in_view;  /* by payload: suppresses repeats while a code stays in view */
     struct seen *checkins; /* by ID number: the duplicate window */
     struct cccd_parse_opts parse_opts;
@@ -54,7 +55,9 @@ int scan_loop_open(struct scan_loop **out, const struct config *cfg, const struc
     l->backoff_ms = cfg->reopen_min_ms;
     l->in_view = seen_open(SEEN_CAPACITY);
     l->checkins = seen_open(SEEN_CAPACITY);
-    int rc = l->cam_ops && l->in_view && l->checkins ? qr_decoder_open(&l->dec, err, errlen) : -1;
+    struct qr_reader_opts ro = { .budget_ms = cfg->decode_budget_ms, .track_frames = QR_READER_DEFAULT_TRACK_FRAMES };
+    int rc = l->cam_ops && l->in_view && l->checkins ? decode_pool_open(&l->pool, cfg->decode_threads, &ro, err, errlen)
+                                                     : -1;
     if (rc != 0) {
         if (!l->cam_ops)
             snprintf(err, errlen, "unknown camera source '%s'", cfg->camera.source);
@@ -71,7 +74,7 @@ void scan_loop_close(struct scan_loop *l)
         return;
     if (l->cam)
         l->cam_ops->close(l->cam);
-    qr_decoder_close(l->dec);
+    decode_pool_close(l->pool);
     seen_close(l->in_view);
     seen_close(l->checkins);
     free(l);
@@ -121,6 +124,7 @@ static bool ensure_camera(struct scan_loop *l)
         return false;
     }
     l->opened_at = now;
+    decode_pool_forget(l->pool); /* a new scene: the last code's place means nothing */
     return true;
 }
 
@@ -147,7 +151,8 @@ static int signal_rank(enum desk_signal s)
     return rank[s];
 }
 
-static enum desk_signal on_card(struct scan_loop *l, const struct cccd_record *rec, int64_t now)
+static enum desk_signal on_card(struct scan_loop *l, const struct cccd_record *rec, const struct sighting *how,
+                                int64_t now)
 {
     char masked[13];
     record_mask_id(rec->id_number, masked);
@@ -158,13 +163,14 @@ static enum desk_signal on_card(struct scan_loop *l, const struct cccd_record *r
                 l->cfg->duplicate_window_s);
         return DESK_DUPLICATE;
     }
-    if (l->sink->accept(l->sink->ctx, rec) != 0) {
+    if (l->sink->accept(l->sink->ctx, rec, how) != 0) {
         l->stats.refused++;
         log_msg(LOG_WARNING, "outcome=queue-full id=%s: record not stored; check the patient in by hand", masked);
         return DESK_QUEUE_FULL;
     }
     l->stats.accepted++;
-    log_msg(LOG_INFO, "outcome=accepted id=%s card=%s", masked, cccd_card_type_name(rec->card_type));
+    log_msg(LOG_INFO, "outcome=accepted id=%s card=%s%s", masked, cccd_card_type_name(rec->card_type),
+            how->screen ? " from=screen" : "");
     return DESK_ACCEPTED;
 }
 
@@ -179,7 +185,8 @@ static int on_code(struct scan_loop *l, const struct qr_code *c, int64_t now)
     enum cccd_status st = cccd_parse(c->data, c->len, &l->parse_opts, &rec);
     int sig;
     if (st == CCCD_OK) {
-        sig = (int)on_card(l, &rec, now);
+        struct sighting how = { c->inverted };
+        sig = (int)on_card(l, &rec, &how, now);
     } else if (st == CCCD_NOT_CARD) {
         l->stats.not_cards++;
         log_msg(LOG_INFO, "outcome=not-card bytes=%zu", c->len);
@@ -193,28 +200,50 @@ static int on_code(struct scan_loop *l, const struct qr_code *c, int64_t now)
     return sig;
 }
 
-static int on_frame(struct scan_loop *l, const struct frame *f, int64_t now)
+/* Acts on one decoded frame: the most useful of its codes' signals wins. */
+static void on_result(struct scan_loop *l, const struct decode_result *res, int64_t now)
 {
-    int n = qr_decoder_scan(l->dec, f);
-    if (n < 0) {
-        log_msg(LOG_WARNING, "decoder refused a %dx%d frame (code %d)", f->width, f->height, n);
-        return n == QR_ERR_FRAME ? SCAN_STEP_FRAME : n;
+    if (res->ncodes < 0) {
+        log_msg(LOG_WARNING, "decoder failed on a frame (code %d)", res->ncodes);
+        return;
     }
-    if (n > 0)
+    if (res->ncodes > 0)
         cccd_parse_opts_now(&l->parse_opts); /* today's date, for the future-date checks */
     int best = -1;
-    for (int i = 0; i < n; i++) {
-        int sig = on_code(l, qr_decoder_code(l->dec, i), now);
+    for (int i = 0; i < res->ncodes; i++) {
+        int sig = on_code(l, &res->codes[i], now);
         if (sig >= 0 && (best < 0 || signal_rank((enum desk_signal)sig) > signal_rank((enum desk_signal)best)))
             best = sig;
     }
     if (best >= 0)
         desk_show(l->desk, (enum desk_signal)best);
+}
+
+/* Everything the decoders have finished, oldest first. When every decoder is
+ * busy, waits up to wait_ms for one: the camera keeps its newest frame
+ * meanwhile, and results are not left waiting a whole frame interval. */
+static void act_on_results(struct scan_loop *l, int wait_ms)
+{
+    while (decode_pool_collect(l->pool, &l->result, wait_ms) == 1) {
+        on_result(l, &l->result, clock_ms());
+        wait_ms = 0;
+    }
+}
+
+static int on_frame(struct scan_loop *l, const struct frame *f, int64_t now)
+{
+    if (f->width > FRAME_MAX_SIDE || f->height > FRAME_MAX_SIDE || decode_pool_submit(l->pool, f, now) != 0) {
+        log_msg(LOG_WARNING, "decoder refused a %dx%d frame", f->width, f->height);
+        return SCAN_STEP_FRAME;
+    }
+    l->stats.frames_skipped = decode_pool_stats(l->pool).dropped;
+    act_on_results(l, decode_pool_idle(l->pool) > 0 ? 0 : FRAME_WAIT_MS);
     return SCAN_STEP_FRAME;
 }
 
 int scan_loop_step(struct scan_loop *l)
 {
+    act_on_results(l, 0);
     if (!ensure_camera(l))
         return SCAN_STEP_IDLE;
     struct frame f;
@@ -235,6 +264,10 @@ int scan_loop_step(struct scan_loop *l)
         return SCAN_STEP_IDLE;
     }
     case CAMERA_END:
+        /* The last pictures may still be in the decoders: finish them. */
+        while (decode_pool_busy(l->pool) > 0)
+            act_on_results(l, FRAME_WAIT_MS);
+        act_on_results(l, 0);
         return SCAN_STEP_END;
     case CAMERA_ERR_IO:
         if (++l->io_errors < IO_ERRORS_BEFORE_REOPEN) {

@@ -38,6 +38,8 @@ struct config {
     enum button_action button_action;
 
     int duplicate_window_s;
+    int decode_threads;   /* 0 = one per core (at most 4); 1 = in the loop's thread */
+    int decode_budget_ms; /* per frame: no more retries of a crop after this */
 
     /* [uplink]: empty url = no delivery (records end in a log line). */
     char uplink_url[512];

@@ -9,6 +9,7 @@
 #ifndef CCCD_SCAN_LOOP_H
 #define CCCD_SCAN_LOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,13 +18,19 @@
 #include "config.h"
 #include "desk.h"
 
+/* How a code was seen: read light on dark, it was a phone screen in dark
+ * mode (VNeID), which the hospital records as the check-in's source. */
+struct sighting {
+    bool screen;
+};
+
 /* Where accepted records go: the durable queue of the uplink, or a log line
  * until there is one. accept() returns 0 once the record is safely stored
  * (only then does the desk hear "accepted"), or -1 when it cannot take it
  * (queue full: the desk is told to check the patient in by hand). */
 struct record_sink {
     void *ctx;
-    int (*accept)(void *ctx, const struct cccd_record *rec);
+    int (*accept)(void *ctx, const struct cccd_record *rec, const struct sighting *how);
 };
 
 enum scan_step {
@@ -35,6 +42,7 @@ enum scan_step {
 struct scan_stats {
     uint64_t frames, codes, accepted, duplicates, rejected, not_cards, refused;
     uint64_t camera_failures;
+    uint64_t frames_skipped; /* replaced by a newer frame while every decoder was busy */
 };
 
 struct scan_loop;
@@ -46,8 +54,11 @@ int scan_loop_open(struct scan_loop **out, const struct config *cfg, const struc
                    struct desk *desk, const struct record_sink *sink, char *err, size_t errlen);
 void scan_loop_close(struct scan_loop *l);
 
-/* Waits up to ~100 ms for a frame and acts on it. Returns a scan_step, or a
- * negative value only when the decoder itself cannot run. */
+/* Waits up to ~100 ms for a frame and hands it to the decoders (one per
+ * core, cfg->decode_threads), then acts on every frame they have finished.
+ * With decode_threads = 1 the frame is decoded and acted on in this call.
+ * Returns a scan_step, or a negative value only when the decoder itself
+ * cannot run. */
 int scan_loop_step(struct scan_loop *l);
 
 /* Monotonic ms of the last frame received (0 before the first): the

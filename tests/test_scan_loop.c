@@ -29,9 +29,13 @@ static struct cccd_record received[8];
 static int nreceived;
 static bool sink_full;
 
-static int sink_accept(void *ctx, const struct cccd_record *rec)
+static bool received_screen[8];
+
+static int sink_accept(void *ctx, const struct cccd_record *rec, const struct sighting *how)
 {
     (void)ctx;
+    if (nreceived < 8)
+        received_screen[nreceived] = how->screen;
     if (sink_full)
         return -1;
     if (nreceived < 8)

@@ -118,9 +118,9 @@ static int bg_presses(struct gpio_dev *d)
 }
 static const struct gpio_ops bench_gpio = { "bench", bg_open, bg_close, bg_set, bg_fd, bg_presses };
 
-static int null_accept(void *ctx, const struct cccd_record *rec)
+static int null_accept(void *ctx, const struct cccd_record *rec, const struct sighting *how)
 {
-    (void)ctx, (void)rec;
+    (void)ctx, (void)rec, (void)how;
     return 0;
 }
 static const struct record_sink null_sink = { NULL, null_accept };
