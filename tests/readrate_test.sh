@@ -1,8 +1,9 @@
 #!/bin/sh
 # readrate_test.sh - the decoder on the project's generated desk frames.
-# Zero wrong payloads and zero false reads always; per-category floors a
-# little under what docs/read-rate.md measured, so a change that reads
-# fewer cards fails here.
+# Zero wrong payloads and zero false reads always; per-category floors at
+# issue 6's 95 % where the reader reaches it, a little under what
+# docs/read-rate.md measured elsewhere (20 frames a category: one frame is 5
+# points), so a change that reads fewer cards fails here.
 set -u
 BUILD=${BUILD:-build}
 out=$BUILD/readrate
@@ -13,9 +14,10 @@ else
   echo "not ok - make_frames failed: $(tail -n 3 "$out.log")"; exit 0
 fi
 "$BUILD/tools/readrate" "$out/manifest.tsv" --markdown "$out/read-rate.md" \
-  --min-rate clean=95 --min-rate rotation=95 --min-rate jpeg=95 --min-rate multi=95 \
-  --min-rate not-card=95 --min-rate small=85 --min-rate dark=75 --min-rate glare=65 \
-  --min-rate noise=55 --min-rate perspective=50 --min-rate blur=45 >"$out/report.txt" 2>&1
+  --min-rate clean=95 --min-rate small=95 --min-rate rotation=95 --min-rate glare=95 \
+  --min-rate dark=95 --min-rate noise=95 --min-rate jpeg=95 --min-rate multi=95 \
+  --min-rate not-card=95 --min-rate dark-mode=95 --min-rate blur=60 --min-rate perspective=55 \
+  --min-rate motion=40 >"$out/report.txt" 2>&1
 rc=$?
 cat "$out/report.txt" | sed 's/^/# /'
 if [ $rc -eq 0 ]; then
