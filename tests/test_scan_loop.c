@@ -45,6 +45,22 @@ static int sink_accept(void *ctx, const struct cccd_record *rec, const struct si
 
 static const struct record_sink sink = { NULL, sink_accept };
 
+/* A phone in dark mode: the same picture, light and dark swapped. */
+static int save_inverted(const char *from, const char *to)
+{
+    char p[128], err[256];
+    struct gray_image img;
+    snprintf(p, sizeof(p), "%s/%s", dir, from);
+    if (image_load(p, &img, err, sizeof(err)) != IMAGE_OK)
+        return -1;
+    for (size_t i = 0; i < (size_t)img.width * (size_t)img.height; i++)
+        img.pixels[i] = (uint8_t)(255 - img.pixels[i]);
+    snprintf(p, sizeof(p), "%s/%s", dir, to);
+    int rc = image_save(p, &img, 0, err, sizeof(err));
+    gray_image_free(&img);
+    return rc == IMAGE_OK ? 0 : -1;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -59,7 +75,7 @@ static int setup(void **state)
         if (qr_frame_save(p, payloads[i]) != 0)
             return -1;
     }
-    return 0;
+    return save_inverted("a.png", "a-dark.png");
 }
 
 static int teardown(void **state)
@@ -95,16 +111,23 @@ static void add(const char *name, int count)
     }
 }
 
-static void make_config(struct config *cfg, const char *source, int fps)
+static void make_config_threads(struct config *cfg, const char *source, int fps, int threads)
 {
-    char text[256], err[256];
-    snprintf(text, sizeof(text), "[camera]\nfps = %d\nloop = false\nreopen_min_ms = 50\nreopen_max_ms = 200\n"
-                                 "stall_timeout_ms = 300\nwidth = 320\nheight = 320\n",
-             fps);
+    char text[320], err[256];
+    snprintf(text, sizeof(text),
+             "[camera]\nfps = %d\nloop = false\nreopen_min_ms = 50\nreopen_max_ms = 200\n"
+             "stall_timeout_ms = 300\nwidth = 320\nheight = 320\n[scan]\ndecode_threads = %d\n",
+             fps, threads);
     assert_int_equal(config_parse_string(text, "t.conf", cfg, err, sizeof(err)), 0);
     assert_true(strlen(source) < sizeof(cfg->camera_source));
     strcpy(cfg->camera_source, source);
     config_relink(cfg);
+}
+
+/* One decoder per core (the default), as the terminal runs. */
+static void make_config(struct config *cfg, const char *source, int fps)
+{
+    make_config_threads(cfg, source, fps, 0);
 }
 
 static struct desk *open_desk(void)
@@ -154,6 +177,39 @@ static void test_outcomes_from_replayed_frames(void **state)
     assert_string_equal(received[0].full_name, "Ngô Bảo Châu");
     scan_loop_close(l);
     desk_close(d);
+}
+
+/* A VNeID screen in dark mode is read and handed on as such, whether one
+ * thread decodes or several; a printed card is not a screen. Frames come
+ * faster than one decoder could take them: none is acted on twice. */
+static void test_dark_mode_screen(void **state)
+{
+    (void)state;
+    for (int threads = 1; threads <= 3; threads++) {
+        const char *list = clip_begin(10 + threads);
+        add("a-dark.png", 4);
+        add("empty.png", 180); /* 1.8 s at 100 fps: the code has left the view */
+        add("a.png", 1);
+        static struct config cfg;
+        make_config_threads(&cfg, list, 100, threads);
+        cfg.duplicate_window_s = 0;
+        struct desk *d = open_desk();
+        struct scan_loop *l;
+        char err[256];
+        nreceived = 0;
+        assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
+        while (scan_loop_step(l) != SCAN_STEP_END)
+            ;
+        const struct scan_stats *s = scan_loop_stats(l);
+        assert_int_equal(s->frames, 185);
+        assert_int_equal(s->accepted, 2);
+        assert_int_equal(nreceived, 2);
+        assert_true(received_screen[0]);
+        assert_false(received_screen[1]);
+        assert_string_equal(received[0].id_number, "079090001234");
+        scan_loop_close(l);
+        desk_close(d);
+    }
 }
 
 static void test_queue_full_is_not_accepted(void **state)
@@ -245,6 +301,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outcomes_from_replayed_frames),
+        cmocka_unit_test(test_dark_mode_screen),
         cmocka_unit_test(test_queue_full_is_not_accepted),
         cmocka_unit_test(test_missing_camera_is_retried),
         cmocka_unit_test(test_pipe_source_reads_a_card),
