@@ -8,7 +8,7 @@
 #include "cccd_parse.h"
 #include "cli.h"
 #include "image_io.h"
-#include "qr_decode.h"
+#include "qr_reader.h"
 #include "record_format.h"
 
 struct scan_opts {
@@ -78,7 +78,7 @@ static void print_code_text(int i, const struct qr_code *c, enum cccd_status st,
 }
 
 /* Decodes one file and reports it. Returns 0, or -1 when the file could not be read. */
-static int scan_file(struct qr_decoder *dec, const char *path, const struct scan_opts *o)
+static int scan_file(struct qr_reader *dec, const char *path, const struct scan_opts *o)
 {
     struct gray_image img;
     char err[512];
@@ -93,13 +93,14 @@ static int scan_file(struct qr_decoder *dec, const char *path, const struct scan
     }
     struct frame f = gray_image_frame(&img);
     double t0 = now_ms();
-    int n = qr_decoder_scan(dec, &f);
+    qr_reader_forget(dec); /* each file is its own picture */
+    int n = qr_reader_scan(dec, &f);
     double ms = now_ms() - t0;
     json_t *codes = json_array();
     if (!o->json)
         printf("%s: %d QR code%s, %.1f ms\n", path, n < 0 ? 0 : n, n == 1 ? "" : "s", ms);
     for (int i = 0; i < n; i++) {
-        const struct qr_code *c = qr_decoder_code(dec, i);
+        const struct qr_code *c = qr_reader_code(dec, i);
         struct cccd_record rec;
         enum cccd_status st = cccd_parse(c->data, c->len, &o->parse, &rec);
         if (o->json)
@@ -142,15 +143,17 @@ int cmd_scan(int argc, char **argv)
         return CLI_USAGE;
     }
     cccd_parse_opts_now(&o.parse);
-    struct qr_decoder *dec;
+    struct qr_reader *dec;
     char err[256];
-    if (qr_decoder_open(&dec, err, sizeof(err)) != 0) {
+    /* A picture is scanned once: no time budget, every shape may be tried. */
+    struct qr_reader_opts ro = { .budget_ms = 0, .track_frames = 0 };
+    if (qr_reader_open(&dec, &ro, err, sizeof(err)) != 0) {
         fprintf(stderr, "cccd-reader scan: %s\n", err);
         return CLI_REFUSED;
     }
     int failed = 0;
     for (int i = first; i < argc; i++)
         failed |= scan_file(dec, argv[i], &o) != 0;
-    qr_decoder_close(dec);
+    qr_reader_close(dec);
     return failed ? CLI_REFUSED : CLI_OK;
 }

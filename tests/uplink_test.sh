@@ -41,6 +41,10 @@ start_sim() {
 stop_sim() { kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; SIM_PID=""; }
 
 # conf NAME CLIPDIR [extra lines]: a reader config with its own spool.
+# Each card is in one frame only, 100 a second, and the crash test counts
+# the cards queued to know where the stream stopped: one decoder thread keeps
+# every frame, in order. (With several, a busy terminal skips to the newest
+# frame - right for a camera, where a card stays in view for many frames.)
 conf() {
   cat >"$tmp/conf.$1" <<EOF
 [device]
@@ -50,6 +54,7 @@ source = files:$2
 fps = 100
 [scan]
 duplicate_window_s = 600
+decode_threads = 1
 [uplink]
 url = https://localhost:$PORT/api/checkin
 ca = $PKI/ca.crt
