@@ -116,6 +116,8 @@ int gray_crop_scale(const struct frame *src, struct gray_rect rect, int num, int
     if (num < 1 || num > 4 || den < 1 || den > 4 || (num > 1 && den > 1))
         return -1;
     struct gray_rect r = clip(src, rect);
+    if (r.x1 <= r.x0 || r.y1 <= r.y0) /* before subtracting: a hostile rect must not overflow */
+        return -1;
     int w = r.x1 - r.x0, h = r.y1 - r.y0;
     if (w < den || h < den)
         return -1;
@@ -132,7 +134,8 @@ int gray_crop_scale(const struct frame *src, struct gray_rect rect, int num, int
 
 static int sample_bilinear(const struct frame *f, float x, float y, int fill)
 {
-    if (x < 0 || y < 0 || x > (float)(f->width - 1) || y > (float)(f->height - 1))
+    /* Written so that NaN (a degenerate map) falls outside too. */
+    if (!(x >= 0 && y >= 0 && x <= (float)(f->width - 1) && y <= (float)(f->height - 1)))
         return fill;
     int x0 = (int)x, y0 = (int)y;
     int x1 = x0 + 1 < f->width ? x0 + 1 : x0, y1 = y0 + 1 < f->height ? y0 + 1 : y0;

@@ -230,6 +230,27 @@ static int read_candidate(struct qr_reader *r, const struct frame *f, const stru
     return 0;
 }
 
+/* True when the rect's centre lies within the outline of a code read this frame. */
+static bool inside_read_code(const struct qr_reader *r, const struct gray_rect *rect)
+{
+    int cx = (rect->x0 + rect->x1) / 2, cy = (rect->y0 + rect->y1) / 2;
+    for (int i = 0; i < r->ncodes; i++) {
+        const struct qr_code *c = &r->codes[i];
+        if (c->ncorners != 4)
+            continue;
+        int x0 = c->corners[0].x, x1 = x0, y0 = c->corners[0].y, y1 = y0;
+        for (int k = 1; k < 4; k++) {
+            x0 = c->corners[k].x < x0 ? c->corners[k].x : x0;
+            x1 = c->corners[k].x > x1 ? c->corners[k].x : x1;
+            y0 = c->corners[k].y < y0 ? c->corners[k].y : y0;
+            y1 = c->corners[k].y > y1 ? c->corners[k].y : y1;
+        }
+        if (cx >= x0 && cx <= x1 && cy >= y0 && cy <= y1)
+            return true;
+    }
+    return false;
+}
+
 /* The first code's outline, widened by two thirds of its size, is where to
  * look next frame if the locator comes back empty. */
 static void remember(struct qr_reader *r)
@@ -268,6 +289,8 @@ int qr_reader_scan(struct qr_reader *r, const struct frame *f)
         r->stats.tracked = true;
     }
     for (int i = 0; i < n; i++) {
+        if (inside_read_code(r, &cands[i].rect))
+            continue; /* finder-like patterns in a read symbol's own modules */
         if (i > 0 && out_of_time(r)) {
             r->stats.over_budget = true;
             break;
