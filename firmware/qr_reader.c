@@ -303,6 +303,19 @@ int qr_reader_scan(struct qr_reader *r, const struct frame *f)
         if (rc < 0)
             return rc;
     }
+    /* Finders were there but no crop read (a wrong grouping, a code larger
+     * than its crop): ZBar on the whole frame, as without the locator, if
+     * time is left. Empty frames never get here. */
+    if (r->ncodes == 0 && n > 0 && !r->stats.tracked && !out_of_time(r)) {
+        struct crop whole = { { 0, 0, f->width, f->height }, 1, 1, false, { 0 } };
+        scale_map(&whole);
+        int rc = qr_decoder_scan(r->dec, f);
+        r->stats.attempts++;
+        r->stats.zbar_pixels += (long)f->width * f->height;
+        if (rc < 0)
+            return rc;
+        keep_codes(r, rc, &whole);
+    }
     if (r->ncodes > 0)
         remember(r);
     else if (r->track_age >= 0)
