@@ -234,22 +234,29 @@ static int read_candidate(struct qr_reader *r, const struct frame *f, const stru
     return 0;
 }
 
+/* The code's outline as an inclusive box; false when ZBar gave none. */
+static bool code_bounds(const struct qr_code *c, struct gray_rect *b)
+{
+    if (c->ncorners != 4)
+        return false;
+    *b = (struct gray_rect){ c->corners[0].x, c->corners[0].y, c->corners[0].x, c->corners[0].y };
+    for (int k = 1; k < 4; k++) {
+        b->x0 = c->corners[k].x < b->x0 ? c->corners[k].x : b->x0;
+        b->x1 = c->corners[k].x > b->x1 ? c->corners[k].x : b->x1;
+        b->y0 = c->corners[k].y < b->y0 ? c->corners[k].y : b->y0;
+        b->y1 = c->corners[k].y > b->y1 ? c->corners[k].y : b->y1;
+    }
+    return true;
+}
+
 /* True when the rect's centre lies within the outline of a code read this frame. */
 static bool inside_read_code(const struct qr_reader *r, const struct gray_rect *rect)
 {
     int cx = (rect->x0 + rect->x1) / 2, cy = (rect->y0 + rect->y1) / 2;
     for (int i = 0; i < r->ncodes; i++) {
         const struct qr_code *c = &r->codes[i];
-        if (c->ncorners != 4)
-            continue;
-        int x0 = c->corners[0].x, x1 = x0, y0 = c->corners[0].y, y1 = y0;
-        for (int k = 1; k < 4; k++) {
-            x0 = c->corners[k].x < x0 ? c->corners[k].x : x0;
-            x1 = c->corners[k].x > x1 ? c->corners[k].x : x1;
-            y0 = c->corners[k].y < y0 ? c->corners[k].y : y0;
-            y1 = c->corners[k].y > y1 ? c->corners[k].y : y1;
-        }
-        if (cx >= x0 && cx <= x1 && cy >= y0 && cy <= y1)
+        struct gray_rect b;
+        if (code_bounds(c, &b) && cx >= b.x0 && cx <= b.x1 && cy >= b.y0 && cy <= b.y1)
             return true;
     }
     return false;
@@ -260,15 +267,10 @@ static bool inside_read_code(const struct qr_reader *r, const struct gray_rect *
 static void remember(struct qr_reader *r)
 {
     const struct qr_code *c = &r->codes[0];
-    if (c->ncorners != 4)
+    struct gray_rect b;
+    if (!code_bounds(c, &b))
         return;
-    int x0 = c->corners[0].x, x1 = x0, y0 = c->corners[0].y, y1 = y0;
-    for (int k = 1; k < 4; k++) {
-        x0 = c->corners[k].x < x0 ? c->corners[k].x : x0;
-        x1 = c->corners[k].x > x1 ? c->corners[k].x : x1;
-        y0 = c->corners[k].y < y0 ? c->corners[k].y : y0;
-        y1 = c->corners[k].y > y1 ? c->corners[k].y : y1;
-    }
+    int x0 = b.x0, x1 = b.x1, y0 = b.y0, y1 = b.y1;
     int mx = (x1 - x0) / 3 + 8, my = (y1 - y0) / 3 + 8;
     float module = (float)(x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0) / 29.0f; /* a version-3 size guess */
     r->track = (struct qr_candidate){ { x0 - mx, y0 - my, x1 + mx, y1 + my }, module, c->inverted, 0, { { 0, 0 } } };
