@@ -1,6 +1,7 @@
 /* gray_ops.c - crops, scaling and filters for the reader (gray_ops.h). */
 #include "gray_ops.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,7 +133,7 @@ int gray_crop_scale(const struct frame *src, struct gray_rect rect, int num, int
     return 0;
 }
 
-static int sample_bilinear(const struct frame *f, float x, float y, int fill)
+int gray_sample(const struct frame *f, float x, float y, int fill)
 {
     /* Written so that NaN (a degenerate map) falls outside too. */
     if (!(x >= 0 && y >= 0 && x <= (float)(f->width - 1) && y <= (float)(f->height - 1)))
@@ -145,15 +146,20 @@ static int sample_bilinear(const struct frame *f, float x, float y, int fill)
     return (int)(top + (bot - top) * fy + 0.5f);
 }
 
-int gray_warp_affine(const struct frame *src, const float m[6], int w, int h, uint8_t fill, struct gray_buf *dst)
+int gray_warp(const struct frame *src, const float m[9], int w, int h, uint8_t fill, struct gray_buf *dst)
 {
     if (w < 1 || h < 1 || w > FRAME_MAX_SIDE || h > FRAME_MAX_SIDE || buf_resize(dst, w, h) != 0)
         return -1;
     for (int y = 0; y < h; y++) {
         uint8_t *out = dst->pixels + (size_t)y * (size_t)w;
         for (int x = 0; x < w; x++) {
-            float sx = m[0] * (float)x + m[1] * (float)y + m[2], sy = m[3] * (float)x + m[4] * (float)y + m[5];
-            out[x] = (uint8_t)sample_bilinear(src, sx, sy, fill);
+            float fx = (float)x, fy = (float)y;
+            float q = m[6] * fx + m[7] * fy + m[8];
+            /* q <= 0: the point is behind the camera, a degenerate map; the
+             * NaN makes gray_sample return the fill. */
+            float inv = q > 0 ? 1.0f / q : NAN;
+            float sx = (m[0] * fx + m[1] * fy + m[2]) * inv, sy = (m[3] * fx + m[4] * fy + m[5]) * inv;
+            out[x] = (uint8_t)gray_sample(src, sx, sy, fill);
         }
     }
     return 0;

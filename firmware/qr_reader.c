@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "gray_ops.h"
+#include "qr_grid.h"
 #include "qr_locate.h"
 
 /* ZBar reads best at 3.5-7 px per module: larger crops are shrunk towards it. */
@@ -29,15 +30,18 @@ struct qr_reader {
     int track_age;             /* frames since it was read; -1 = nothing to track */
 };
 
-/* Rectified symbols come out at this many px per module. */
+/* Rectified symbols come out at this many px per module, with this many
+ * modules of the frame around them: the quiet zone ZBar needs is 4, and a
+ * size misjudged by 4 modules still fits. */
 #define RECTIFIED_MODULE_PX 4.0f
+#define RECTIFIED_MARGIN_MODULES 6.0f
 
 /* How a crop is turned into the buffer ZBar gets. */
 struct crop {
     struct gray_rect rect;
     int num, den; /* scale */
     bool inverted;
-    float to_src[6]; /* buffer pixel -> frame pixel (affine), for the outline */
+    float to_src[9]; /* buffer pixel -> frame pixel (projective), for the outline */
 };
 
 static const char *const shape_names[QR_SHAPE_COUNT] = { "plain",    "rectified", "normalized",
@@ -103,7 +107,7 @@ static bool already_have(const struct qr_reader *r, const struct qr_code *c)
 static void scale_map(struct crop *c)
 {
     float s = (float)c->den / (float)c->num;
-    float m[6] = { s, 0, (float)c->rect.x0 + (s - 1) / 2, 0, s, (float)c->rect.y0 + (s - 1) / 2 };
+    float m[9] = { s, 0, (float)c->rect.x0 + (s - 1) / 2, 0, s, (float)c->rect.y0 + (s - 1) / 2, 0, 0, 1 };
     memcpy(c->to_src, m, sizeof(m));
 }
 
@@ -118,34 +122,36 @@ static void keep_codes(struct qr_reader *r, int n, const struct crop *c)
         *dst = *src;
         dst->data = r->data[r->ncodes++];
         dst->inverted = c->inverted;
-        const float *m = c->to_src;
         for (int k = 0; k < dst->ncorners; k++) {
-            float x = (float)src->corners[k].x, y = (float)src->corners[k].y;
-            dst->corners[k].x = (int)lroundf(m[0] * x + m[1] * y + m[2]);
-            dst->corners[k].y = (int)lroundf(m[3] * x + m[4] * y + m[5]);
+            float x, y;
+            if (!qr_grid_point(c->to_src, (float)src->corners[k].x, (float)src->corners[k].y, &x, &y))
+                x = (float)src->corners[k].x, y = (float)src->corners[k].y; /* cannot happen: maps are fitted in front */
+            dst->corners[k].x = (int)lroundf(x);
+            dst->corners[k].y = (int)lroundf(y);
         }
     }
 }
 
-/* Maps the three finder centres onto an upright square at a fixed module
- * size and samples the frame through that map: a code tilted out of the
- * plane comes out (nearly) frontal, the way ZBar reads best. */
+/* Samples the symbol through its fitted grid onto an upright square of
+ * RECTIFIED_MODULE_PX per module with a quiet zone: a code tilted out of the
+ * plane comes out frontal, the way ZBar reads best. */
 static struct gray_buf *rectify(struct qr_reader *r, const struct frame *f, const struct qr_candidate *cand,
                                 struct crop *c)
 {
-    float tlx = cand->finder[0].x, tly = cand->finder[0].y;
-    float ax = cand->finder[1].x - tlx, ay = cand->finder[1].y - tly; /* top edge */
-    float bx = cand->finder[2].x - tlx, by = cand->finder[2].y - tly; /* left edge */
-    float legs = (hypotf(ax, ay) + hypotf(bx, by)) / 2 / cand->module_px; /* modules, centre to centre */
-    float side = roundf(legs * RECTIFIED_MODULE_PX), margin = 10 * RECTIFIED_MODULE_PX;
-    if (legs < 8 || side > 2000)
+    struct qr_grid g;
+    if (qr_grid_fit(f, cand, &g) != 0)
         return NULL;
-    float *m = c->to_src;
-    m[0] = ax / side, m[1] = bx / side, m[3] = ay / side, m[4] = by / side;
-    m[2] = tlx - margin * (m[0] + m[1]);
-    m[5] = tly - margin * (m[3] + m[4]);
-    int n = (int)(side + 2 * margin);
-    if (gray_warp_affine(f, m, n, n, c->inverted ? 0 : 255, &r->work) != 0)
+    /* buffer pixel (x, y) -> module ((x + 0.5) / P - margin, ...) -> frame */
+    const float p = RECTIFIED_MODULE_PX, margin = RECTIFIED_MARGIN_MODULES;
+    float off = 0.5f / p - margin, s = 1.0f / p;
+    const float *h = g.map;
+    for (int row = 0; row < 3; row++) {
+        c->to_src[3 * row] = h[3 * row] * s;
+        c->to_src[3 * row + 1] = h[3 * row + 1] * s;
+        c->to_src[3 * row + 2] = (h[3 * row] + h[3 * row + 1]) * off + h[3 * row + 2];
+    }
+    int n = (int)((float)g.dim * p + 2 * margin * p);
+    if (gray_warp(f, c->to_src, n, n, c->inverted ? 0 : 255, &r->work) != 0)
         return NULL;
     if (c->inverted)
         gray_invert(&r->work);

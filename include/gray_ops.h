@@ -40,11 +40,17 @@ struct frame gray_buf_frame(const struct gray_buf *b);
  * or memory runs out. */
 int gray_crop_scale(const struct frame *src, struct gray_rect rect, int num, int den, struct gray_buf *dst);
 
-/* dst (w x h) samples src bilinearly through the affine map m, destination
- * pixel centre (x, y) -> source (m[0] x + m[1] y + m[2], m[3] x + m[4] y +
- * m[5]); what falls outside src gets `fill`. Straightens a tilted code from
- * its three finders. Returns 0, or -1 for a bad size or no memory. */
-int gray_warp_affine(const struct frame *src, const float m[6], int w, int h, uint8_t fill, struct gray_buf *dst);
+/* The frame's value at (x, y), pixel centres at integers, interpolated
+ * bilinearly; `fill` outside the frame or for a NaN coordinate. */
+int gray_sample(const struct frame *f, float x, float y, int fill);
+
+/* dst (w x h) samples src bilinearly through the projective map m (row-major
+ * 3 x 3): destination pixel centre (x, y) -> source ((m0 x + m1 y + m2) / q,
+ * (m3 x + m4 y + m5) / q), q = m6 x + m7 y + m8; an affine map has m6 = m7 =
+ * 0, m8 = 1. What falls outside src (or where q <= 0) gets `fill`.
+ * Straightens a code tilted out of the plane. Returns 0, or -1 for a bad size
+ * or no memory. */
+int gray_warp(const struct frame *src, const float m[9], int w, int h, uint8_t fill, struct gray_buf *dst);
 
 /* dst becomes a copy of src. Returns 0 or -1 (out of memory). */
 int gray_copy(struct gray_buf *dst, const struct gray_buf *src);

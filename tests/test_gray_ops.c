@@ -2,6 +2,7 @@
  * whose results are worked out by hand. */
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -408,21 +409,21 @@ static void test_sharpen_steepens_edge(void **state)
     gray_buf_free(&b);
 }
 
-/* ---- affine warp ----------------------------------------------------------- */
+/* ---- warp ----------------------------------------------------------- */
 
 static void test_warp_identity_and_fill(void **state)
 {
     (void)state;
     struct frame f = view(four, 4, 4);
     struct gray_buf b = { 0 };
-    const float id[6] = { 1, 0, 0, 0, 1, 0 };
-    assert_int_equal(gray_warp_affine(&f, id, 4, 4, 99, &b), 0);
+    const float id[9] = { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+    assert_int_equal(gray_warp(&f, id, 4, 4, 99, &b), 0);
     assert_int_equal(b.width, 4);
     assert_int_equal(b.height, 4);
     assert_memory_equal(b.pixels, four, 16);
 
     /* Larger than the source: the rest is fill. */
-    assert_int_equal(gray_warp_affine(&f, id, 6, 5, 99, &b), 0);
+    assert_int_equal(gray_warp(&f, id, 6, 5, 99, &b), 0);
     assert_int_equal(b.width, 6);
     assert_int_equal(b.height, 5);
     for (int y = 0; y < 5; y++)
@@ -430,22 +431,22 @@ static void test_warp_identity_and_fill(void **state)
             assert_int_equal(px_at(&b, x, y), x < 4 && y < 4 ? four[y * 4 + x] : 99);
 
     /* Shifted by one pixel: the first row and column fall outside. */
-    const float shift[6] = { 1, 0, -1, 0, 1, -1 };
-    assert_int_equal(gray_warp_affine(&f, shift, 4, 4, 7, &b), 0);
+    const float shift[9] = { 1, 0, -1, 0, 1, -1, 0, 0, 1 };
+    assert_int_equal(gray_warp(&f, shift, 4, 4, 7, &b), 0);
     for (int y = 0; y < 4; y++)
         for (int x = 0; x < 4; x++)
             assert_int_equal(px_at(&b, x, y), x == 0 || y == 0 ? 7 : four[(y - 1) * 4 + (x - 1)]);
 
     /* Half-way samples are bilinear: between 10 and 20 is 15. */
-    const float half[6] = { 1, 0, 0.5f, 0, 1, 0 };
-    assert_int_equal(gray_warp_affine(&f, half, 3, 1, 0, &b), 0);
+    const float half[9] = { 1, 0, 0.5f, 0, 1, 0, 0, 0, 1 };
+    assert_int_equal(gray_warp(&f, half, 3, 1, 0, &b), 0);
     assert_int_equal(px_at(&b, 0, 0), 15);
     assert_int_equal(px_at(&b, 1, 0), 25);
     assert_int_equal(px_at(&b, 2, 0), 35);
 
-    assert_int_equal(gray_warp_affine(&f, id, 0, 4, 0, &b), -1);
-    assert_int_equal(gray_warp_affine(&f, id, 4, 0, 0, &b), -1);
-    assert_int_equal(gray_warp_affine(&f, id, FRAME_MAX_SIDE + 1, 1, 0, &b), -1);
+    assert_int_equal(gray_warp(&f, id, 0, 4, 0, &b), -1);
+    assert_int_equal(gray_warp(&f, id, 4, 0, 0, &b), -1);
+    assert_int_equal(gray_warp(&f, id, FRAME_MAX_SIDE + 1, 1, 0, &b), -1);
     gray_buf_free(&b);
 }
 
@@ -461,8 +462,8 @@ static void test_warp_quarter_turn(void **state)
     px[2 * W + 3] = 60; /* bottom-right corner -> (0, 3) */
     struct frame f = view(px, W, H);
     struct gray_buf b = { 0 };
-    const float rot[6] = { 0, 1, 0, -1, 0, H - 1 };
-    assert_int_equal(gray_warp_affine(&f, rot, H, W, 0, &b), 0);
+    const float rot[9] = { 0, 1, 0, -1, 0, H - 1, 0, 0, 1 };
+    assert_int_equal(gray_warp(&f, rot, H, W, 0, &b), 0);
     assert_int_equal(b.width, H);
     assert_int_equal(b.height, W);
     for (int y = 0; y < W; y++)
@@ -471,6 +472,41 @@ static void test_warp_quarter_turn(void **state)
             if (px_at(&b, x, y) != want)
                 fail_msg("(%d, %d) is %d, want %d", x, y, px_at(&b, x, y), want);
         }
+    gray_buf_free(&b);
+}
+
+/* A projective map divides by q: with m = (2,0,0, 0,2,0, 0,0,2) every pixel
+ * maps to itself; q grows along x in the second map, so the sampled x
+ * shrinks with it (x / (1 + x/4)); q <= 0 (behind the camera) and a NaN map
+ * give the fill. */
+static void test_warp_projective(void **state)
+{
+    (void)state;
+    uint8_t px[16];
+    for (int i = 0; i < 16; i++)
+        px[i] = (uint8_t)(10 * (i % 4) + 100 * (i / 4));
+    struct frame f = view(px, 4, 4);
+    struct gray_buf b = { 0 };
+    const float twice[9] = { 2, 0, 0, 0, 2, 0, 0, 0, 2 };
+    assert_int_equal(gray_warp(&f, twice, 4, 4, 0, &b), 0);
+    assert_memory_equal(b.pixels, px, 16);
+
+    const float pinch[9] = { 1, 0, 0, 0, 1, 0, 0.25f, 0, 1 };
+    assert_int_equal(gray_warp(&f, pinch, 4, 1, 0, &b), 0);
+    /* x = 0, 1, 2, 3 -> 0, 0.8, 1.333, 1.714: 0, 8, 13, 17 */
+    assert_int_equal(px_at(&b, 0, 0), 0);
+    assert_int_equal(px_at(&b, 1, 0), 8);
+    assert_int_equal(px_at(&b, 2, 0), 13);
+    assert_int_equal(px_at(&b, 3, 0), 17);
+
+    const float behind[9] = { 1, 0, 0, 0, 1, 0, 0, 0, -1 };
+    assert_int_equal(gray_warp(&f, behind, 2, 2, 77, &b), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(b.pixels[i], 77);
+    const float nan_map[9] = { NAN, 0, 0, 0, 1, 0, 0, 0, 1 };
+    assert_int_equal(gray_warp(&f, nan_map, 2, 2, 5, &b), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(b.pixels[i], 5);
     gray_buf_free(&b);
 }
 
@@ -514,6 +550,7 @@ int main(void)
         cmocka_unit_test(test_sharpen_steepens_edge),
         cmocka_unit_test(test_warp_identity_and_fill),
         cmocka_unit_test(test_warp_quarter_turn),
+        cmocka_unit_test(test_warp_projective),
         cmocka_unit_test(test_buffer_reused_across_sizes),
     };
     return cmocka_run_group_tests_name("gray_ops", tests, NULL, NULL);

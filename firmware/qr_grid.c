@@ -1,0 +1,270 @@
+/* qr_grid.c - the projective map of a located symbol's modules. */
+#include "qr_grid.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gray_ops.h"
+
+#define DIM_MIN 21
+#define DIM_MAX 177
+/* The alignment pattern is looked for within this many modules of where an
+ * affine map puts it: at 35-40 degrees of tilt it lay up to 8 modules away
+ * on the generated perspective frames, 9-10 on large symbols (version 9-10)
+ * seen at 32-42 degrees. */
+#define SEARCH_MODULES 12.0f
+/* Its light ring must be this much brighter than its dark parts (levels):
+ * below, noise makes patterns of its own. */
+#define ALIGN_MIN_CONTRAST 16.0f
+/* How many look-alikes of the alignment pattern are weighed. */
+#define ALIGN_KEEP 6
+/* The symbol sizes tried around the finders' estimate: under strong
+ * perspective the finders look smaller than the modules between them. */
+static const int dim_tries[] = { 0, -4, 4, -8, 8, 12, 16 }; /* likeliest first */
+
+bool qr_grid_point(const float m[9], float u, float v, float *x, float *y)
+{
+    float q = m[6] * u + m[7] * v + m[8];
+    if (!(q > 0))
+        return false;
+    *x = (m[0] * u + m[1] * v + m[2]) / q;
+    *y = (m[3] * u + m[4] * v + m[5]) / q;
+    return true;
+}
+
+/* The map taking the unit square's corners (0,0) (1,0) (1,1) (0,1) to
+ * p[0..3] (Heckbert's closed form). False for a degenerate quad. */
+static bool square_to_quad(const double p[4][2], double m[9])
+{
+    double dx3 = p[0][0] - p[1][0] + p[2][0] - p[3][0], dy3 = p[0][1] - p[1][1] + p[2][1] - p[3][1];
+    double dx1 = p[1][0] - p[2][0], dx2 = p[3][0] - p[2][0];
+    double dy1 = p[1][1] - p[2][1], dy2 = p[3][1] - p[2][1];
+    double den = dx1 * dy2 - dx2 * dy1;
+    if (fabs(den) < 1e-9)
+        return false;
+    double g = (dx3 * dy2 - dx2 * dy3) / den, h = (dx1 * dy3 - dx3 * dy1) / den;
+    m[0] = p[1][0] - p[0][0] + g * p[1][0];
+    m[1] = p[3][0] - p[0][0] + h * p[3][0];
+    m[2] = p[0][0];
+    m[3] = p[1][1] - p[0][1] + g * p[1][1];
+    m[4] = p[3][1] - p[0][1] + h * p[3][1];
+    m[5] = p[0][1];
+    m[6] = g, m[7] = h, m[8] = 1;
+    return true;
+}
+
+/* The adjugate: the inverse up to scale, which is all a projective map needs. */
+static void adjugate(const double a[9], double r[9])
+{
+    r[0] = a[4] * a[8] - a[5] * a[7], r[1] = a[2] * a[7] - a[1] * a[8], r[2] = a[1] * a[5] - a[2] * a[4];
+    r[3] = a[5] * a[6] - a[3] * a[8], r[4] = a[0] * a[8] - a[2] * a[6], r[5] = a[2] * a[3] - a[0] * a[5];
+    r[6] = a[3] * a[7] - a[4] * a[6], r[7] = a[1] * a[6] - a[0] * a[7], r[8] = a[0] * a[4] - a[1] * a[3];
+}
+
+static void mul3(const double a[9], const double b[9], double r[9])
+{
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            r[3 * i + j] = a[3 * i] * b[j] + a[3 * i + 1] * b[3 + j] + a[3 * i + 2] * b[6 + j];
+}
+
+/* The map taking from[k] to to[k], k = 0..3 (corners in square order). */
+static bool quad_to_quad(const double from[4][2], const double to[4][2], float out[9])
+{
+    double s[9], t[9], inv[9], m[9];
+    if (!square_to_quad(from, s) || !square_to_quad(to, t))
+        return false;
+    adjugate(s, inv);
+    mul3(t, inv, m);
+    if (fabs(m[8]) < 1e-12)
+        return false;
+    for (int i = 0; i < 9; i++)
+        out[i] = (float)(m[i] / m[8]);
+    return true;
+}
+
+/* The finders' layout: the corner finder and the two edges leaving it. */
+struct frame_axes {
+    float ox, oy;           /* top-left finder centre */
+    float ax, ay, bx, by;   /* to the top-right and bottom-left finder centres */
+};
+
+static void affine_point(const struct frame_axes *a, int dim, float u, float v, float *x, float *y)
+{
+    float s = (u - 3.5f) / (float)(dim - 7), t = (v - 3.5f) / (float)(dim - 7);
+    *x = a->ox + s * a->ax + t * a->bx;
+    *y = a->oy + s * a->ay + t * a->by;
+}
+
+/* How well the 5 x 5 modules around (x, y) look like an alignment pattern:
+ * mean of the light ring minus mean of the dark centre and outer ring, in
+ * levels, with the printed polarity (dark on light). */
+static float alignment_score(const struct frame *f, float x, float y, const float e[4], bool inverted)
+{
+    float dark = 0, light = 0;
+    for (int j = -2; j <= 2; j++)
+        for (int i = -2; i <= 2; i++) {
+            int v = gray_sample(f, x + (float)i * e[0] + (float)j * e[2], y + (float)i * e[1] + (float)j * e[3], -1);
+            if (v < 0)
+                return 0;
+            int ring = abs(i) > abs(j) ? abs(i) : abs(j);
+            if (ring == 1)
+                light += (float)v;
+            else
+                dark += (float)v;
+        }
+    float s = light / 8 - dark / 17;
+    return inverted ? -s : s;
+}
+
+/* Places that look like an alignment pattern, best first. */
+struct align_set {
+    int n;
+    struct {
+        float x, y, score;
+    } at[ALIGN_KEEP];
+};
+
+/* Keeps the ALIGN_KEEP best places at least `apart` px from each other: a
+ * pattern scores nearly as well one step off its centre. */
+static void align_keep(struct align_set *set, float x, float y, float score, float apart)
+{
+    for (int i = 0; i < set->n; i++)
+        if (hypotf(set->at[i].x - x, set->at[i].y - y) < apart) {
+            if (score <= set->at[i].score)
+                return;
+            memmove(&set->at[i], &set->at[i + 1], (size_t)(set->n - i - 1) * sizeof(set->at[0]));
+            set->n--;
+            break;
+        }
+    if (set->n == ALIGN_KEEP && score <= set->at[ALIGN_KEEP - 1].score)
+        return;
+    int i = set->n < ALIGN_KEEP ? set->n++ : ALIGN_KEEP - 1;
+    for (; i > 0 && set->at[i - 1].score < score; i--)
+        set->at[i] = set->at[i - 1];
+    set->at[i].x = x, set->at[i].y = y, set->at[i].score = score;
+}
+
+/* Looks for the bottom-right alignment pattern around where the finders put
+ * it, in steps of a quarter module. Data modules can mimic the pattern, so
+ * several places are kept and the timing patterns choose between them. */
+static void find_alignment(const struct frame *f, const struct frame_axes *a, int dim, bool inverted,
+                           struct align_set *set)
+{
+    float px, py;
+    affine_point(a, dim, (float)dim - 6.5f, (float)dim - 6.5f, &px, &py);
+    float e[4] = { a->ax / (float)(dim - 7), a->ay / (float)(dim - 7), a->bx / (float)(dim - 7),
+                   a->by / (float)(dim - 7) };
+    float module = (hypotf(e[0], e[1]) + hypotf(e[2], e[3])) / 2, step = module / 4;
+    int reach = (int)(SEARCH_MODULES * 4);
+    set->n = 0;
+    for (int j = -reach; j <= reach; j++)
+        for (int i = -reach; i <= reach; i++) {
+            float x = px + (float)i * step, y = py + (float)j * step;
+            float s = alignment_score(f, x, y, e, inverted);
+            if (s >= ALIGN_MIN_CONTRAST)
+                align_keep(set, x, y, s, 2 * module);
+        }
+}
+
+/* The share of timing modules (row 6 and column 6 between the finders) whose
+ * light and dark alternate as the standard has them through this map. */
+static float timing_score(const struct frame *f, const float map[9], int dim, bool inverted)
+{
+    int n = dim - 16, vals[2][DIM_MAX];
+    long sum = 0;
+    for (int k = 0; k < n; k++)
+        for (int axis = 0; axis < 2; axis++) {
+            float u = (float)(8 + k) + 0.5f, x, y;
+            bool ok = axis == 0 ? qr_grid_point(map, u, 6.5f, &x, &y) : qr_grid_point(map, 6.5f, u, &x, &y);
+            int v = ok ? gray_sample(f, x, y, -1) : -1;
+            if (v < 0)
+                return 0;
+            vals[axis][k] = v;
+            sum += v;
+        }
+    /* Half the timing modules are dark: their mean is the threshold. */
+    float mid = (float)sum / (float)(2 * n);
+    int good = 0;
+    for (int axis = 0; axis < 2; axis++)
+        for (int k = 0; k < n; k++) {
+            bool dark = ((float)vals[axis][k] < mid) != inverted;
+            good += dark == (k % 2 == 0); /* module 8 (even) is dark */
+        }
+    return (float)good / (float)(2 * n);
+}
+
+/* The grid for one symbol size, through the alignment pattern when there is
+ * one (x, y valid), else through the corner the affine map predicts. */
+static bool fit_dim(const struct frame *f, const struct frame_axes *a, int dim, bool inverted, const float *align,
+                    struct qr_grid *g)
+{
+    double to[4][2], from[4][2] = { { 3.5, 3.5 }, { dim - 3.5, 3.5 }, { dim - 6.5, dim - 6.5 }, { 3.5, dim - 3.5 } };
+    to[0][0] = a->ox, to[0][1] = a->oy;
+    to[1][0] = a->ox + a->ax, to[1][1] = a->oy + a->ay;
+    to[3][0] = a->ox + a->bx, to[3][1] = a->oy + a->by;
+    float x, y;
+    if (align)
+        x = align[0], y = align[1];
+    else
+        affine_point(a, dim, (float)dim - 6.5f, (float)dim - 6.5f, &x, &y);
+    to[2][0] = x, to[2][1] = y;
+    if (!quad_to_quad(from, to, g->map))
+        return false;
+    g->dim = dim;
+    g->aligned = align != NULL;
+    g->timing = timing_score(f, g->map, dim, inverted);
+    return true;
+}
+
+/* The size the finders' spacing suggests: modules between the finder
+ * centres plus 7, made 4k + 1 as every QR size is. */
+static int estimate_dim(const struct frame_axes *a, float module_px)
+{
+    float legs = (hypotf(a->ax, a->ay) + hypotf(a->bx, a->by)) / 2 / module_px;
+    if (!(legs < 2 * DIM_MAX))
+        return -1;
+    int dim = (int)lroundf(legs) + 7;
+    switch (dim & 3) {
+    case 0: return dim + 1;
+    case 2: return dim - 1;
+    case 3: return dim + 2;
+    default: return dim;
+    }
+}
+
+int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g)
+{
+    if (c->nfinders != 3 || !(c->module_px > 0))
+        return -1;
+    struct frame_axes a = { c->finder[0].x, c->finder[0].y, c->finder[1].x - c->finder[0].x,
+                            c->finder[1].y - c->finder[0].y, c->finder[2].x - c->finder[0].x,
+                            c->finder[2].y - c->finder[0].y };
+    /* Finders (nearly) on one line or too close for a symbol; NaN fails too. */
+    if (!(fabsf(a.ax * a.by - a.ay * a.bx) >= 64 * c->module_px * c->module_px))
+        return -1;
+    int dim0 = estimate_dim(&a, c->module_px);
+    if (dim0 < DIM_MIN - 16 || dim0 > DIM_MAX + 8)
+        return -1;
+    struct align_set set = { 0 };
+    if (dim0 >= 25)
+        find_alignment(f, &a, dim0, c->inverted, &set);
+    bool fitted = false;
+    /* k == set.n: no alignment pattern, the affine corner. */
+    for (int k = 0; k <= set.n; k++)
+        for (size_t d = 0; d < sizeof(dim_tries) / sizeof(dim_tries[0]); d++) {
+            int dim = dim0 + dim_tries[d];
+            struct qr_grid t;
+            /* Version 1 has no alignment pattern: what was found is data. */
+            if (dim < DIM_MIN || dim > DIM_MAX || (k < set.n && dim < 25))
+                continue;
+            float at[2] = { k < set.n ? set.at[k].x : 0, k < set.n ? set.at[k].y : 0 };
+            if (!fit_dim(f, &a, dim, c->inverted, k < set.n ? at : NULL, &t))
+                continue;
+            /* Ties go to the likelier: the better pattern, the estimated size. */
+            if (!fitted || t.timing > g->timing)
+                *g = t, fitted = true;
+        }
+    return fitted ? 0 : -1;
+}

@@ -1,0 +1,42 @@
+/* qr_grid.h - where each module of a located QR symbol lies in the frame.
+ *
+ * A card held at 30-40 degrees to the camera is not a square in the frame:
+ * its far side is shorter, and a map built from the three finders alone (an
+ * affine one) misplaces the far corner by several modules, which is where
+ * ZBar gives up. A projective map needs a fourth point; QR symbols from
+ * version 2 on carry one, the alignment pattern three modules in from the
+ * bottom-right corner. This module estimates the symbol's size from its
+ * finders, looks for that alignment pattern near where the finders predict
+ * it, fits the projective map through the four points and scores it on the
+ * timing patterns (the alternating modules between the finders), trying the
+ * neighbouring sizes as well and keeping the map that scores best.
+ *
+ * Module coordinates: the symbol spans [0, dim) x [0, dim); module (i, j)
+ * has its centre at (i + 0.5, j + 0.5). Frame coordinates have pixel centres
+ * at integers, as the locator reports finders.
+ */
+#ifndef CCCD_QR_GRID_H
+#define CCCD_QR_GRID_H
+
+#include <stdbool.h>
+
+#include "frame.h"
+#include "qr_locate.h"
+
+struct qr_grid {
+    int dim;       /* modules per side: 21, 25, ... 177 */
+    float map[9];  /* module coordinates -> frame pixels, as gray_warp() takes a map */
+    bool aligned;  /* the fourth point is an alignment pattern seen in the frame */
+    float timing;  /* share of timing modules that alternate as they should, 0..1 */
+};
+
+/* Fits the grid of a candidate with three finders. Returns 0, or -1 when the
+ * candidate has fewer finders or its geometry is degenerate (finders on one
+ * line, a symbol under 8 or over 177 modules). */
+int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g);
+
+/* The frame point of module coordinates (u, v); false where the map has the
+ * point behind the camera (a degenerate map). */
+bool qr_grid_point(const float map[9], float u, float v, float *x, float *y);
+
+#endif
