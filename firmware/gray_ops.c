@@ -34,8 +34,10 @@ static int ensure(uint8_t **p, size_t *cap, size_t need)
     return 0;
 }
 
-static int buf_resize(struct gray_buf *b, int w, int h)
+int gray_buf_resize(struct gray_buf *b, int w, int h)
 {
+    if (w < 1 || h < 1 || w > FRAME_MAX_SIDE || h > FRAME_MAX_SIDE)
+        return -1;
     if (ensure(&b->pixels, &b->capacity, (size_t)w * (size_t)h) != 0)
         return -1;
     b->width = w;
@@ -122,7 +124,7 @@ int gray_crop_scale(const struct frame *src, struct gray_rect rect, int num, int
     int w = r.x1 - r.x0, h = r.y1 - r.y0;
     if (w < den || h < den)
         return -1;
-    if (buf_resize(dst, w * num / den, h * num / den) != 0)
+    if (gray_buf_resize(dst, w * num / den, h * num / den) != 0)
         return -1;
     if (den > 1)
         shrink_rect(src, r, den, dst);
@@ -148,7 +150,7 @@ int gray_sample(const struct frame *f, float x, float y, int fill)
 
 int gray_warp(const struct frame *src, const float m[9], int w, int h, uint8_t fill, struct gray_buf *dst)
 {
-    if (w < 1 || h < 1 || w > FRAME_MAX_SIDE || h > FRAME_MAX_SIDE || buf_resize(dst, w, h) != 0)
+    if (w < 1 || h < 1 || w > FRAME_MAX_SIDE || h > FRAME_MAX_SIDE || gray_buf_resize(dst, w, h) != 0)
         return -1;
     for (int y = 0; y < h; y++) {
         uint8_t *out = dst->pixels + (size_t)y * (size_t)w;
@@ -167,7 +169,7 @@ int gray_warp(const struct frame *src, const float m[9], int w, int h, uint8_t f
 
 int gray_copy(struct gray_buf *dst, const struct gray_buf *src)
 {
-    if (buf_resize(dst, src->width, src->height) != 0)
+    if (gray_buf_resize(dst, src->width, src->height) != 0)
         return -1;
     memcpy(dst->pixels, src->pixels, (size_t)src->width * (size_t)src->height);
     return 0;

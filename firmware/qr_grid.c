@@ -268,3 +268,108 @@ int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_g
         }
     return fitted ? 0 : -1;
 }
+
+/* The alignment pattern centres along one side for a version (the
+ * standard's table, as its generating rule); returns how many. */
+static int alignment_positions(int version, int pos[7])
+{
+    if (version < 2)
+        return 0;
+    int n = version / 7 + 2;
+    int step = version == 32 ? 26 : (version * 4 + n * 2 + 1) / (n * 2 - 2) * 2;
+    pos[0] = 6;
+    for (int i = n - 1, p = version * 4 + 10; i >= 1; i--, p -= step)
+        pos[i] = p;
+    return n;
+}
+
+/* The ring (Chebyshev distance) of (x, y) around (cx, cy). */
+static int ring_of(int x, int y, int cx, int cy)
+{
+    int dx = abs(x - cx), dy = abs(y - cy);
+    return dx > dy ? dx : dy;
+}
+
+/* 1 dark, 0 light for a module of a function pattern (finder with its
+ * separator, timing, alignment); -1 for everything else. */
+static int function_module(int dim, const int *apos, int napos, int x, int y)
+{
+    const int fx[3] = { 3, dim - 4, 3 }, fy[3] = { 3, 3, dim - 4 };
+    for (int k = 0; k < 3; k++) {
+        int r = ring_of(x, y, fx[k], fy[k]);
+        if (r <= 4)
+            return r != 2 && r != 4;
+    }
+    for (int i = 0; i < napos; i++)
+        for (int j = 0; j < napos; j++) {
+            int r = ring_of(x, y, apos[i], apos[j]);
+            bool under_finder = (i == 0 && j == 0) || (i == 0 && j == napos - 1) || (i == napos - 1 && j == 0);
+            if (!under_finder && r <= 2)
+                return r != 1;
+        }
+    if (y == 6 || x == 6)
+        return (x + y) % 2 == 0;
+    return -1;
+}
+
+/* Each module's level, sampled at 9 points around its centre, in printed
+ * polarity (dark low). False when the map leaves the frame. */
+static bool sample_modules(const struct frame *f, const struct qr_grid *g, bool inverted, uint8_t *val)
+{
+    for (int y = 0; y < g->dim; y++)
+        for (int x = 0; x < g->dim; x++) {
+            int acc = 0;
+            for (int k = 0; k < 9; k++) {
+                float px, py;
+                float u = (float)x + 0.5f + 0.25f * (float)(k % 3 - 1), v = (float)y + 0.5f + 0.25f * (float)(k / 3 - 1);
+                int s = qr_grid_point(g->map, u, v, &px, &py) ? gray_sample(f, px, py, -1) : -1;
+                if (s < 0)
+                    return false;
+                acc += s;
+            }
+            val[y * g->dim + x] = (uint8_t)(inverted ? 255 - acc / 9 : acc / 9);
+        }
+    return true;
+}
+
+/* Dark or light for a data module: against the middle of its 7 x 7
+ * neighbourhood where that holds both (glare and shadow move the middle),
+ * against the symbol's middle where it is flat. */
+static bool module_is_dark(const uint8_t *val, int dim, int x, int y, int gmin, int gmax)
+{
+    int lo = 255, hi = 0;
+    for (int yy = y - 3; yy <= y + 3; yy++)
+        for (int xx = x - 3; xx <= x + 3; xx++)
+            if (xx >= 0 && yy >= 0 && xx < dim && yy < dim) {
+                int v = val[yy * dim + xx];
+                lo = v < lo ? v : lo;
+                hi = v > hi ? v : hi;
+            }
+    int mid = hi - lo > (gmax - gmin) / 4 ? (lo + hi) / 2 : (gmin + gmax) / 2;
+    return val[y * dim + x] < mid;
+}
+
+int qr_grid_resample(const struct frame *f, const struct qr_grid *g, bool inverted, int px, struct gray_buf *out)
+{
+    uint8_t val[DIM_MAX * DIM_MAX];
+    int dim = g->dim, side = (dim + 8) * px;
+    if (dim < DIM_MIN || dim > DIM_MAX || (dim - 17) % 4 != 0 || px < 1 || px > 8 ||
+        !sample_modules(f, g, inverted, val) || gray_buf_resize(out, side, side) != 0)
+        return -1;
+    int apos[7], napos = alignment_positions((dim - 17) / 4, apos);
+    int gmin = 255, gmax = 0;
+    for (int i = 0; i < dim * dim; i++) {
+        gmin = val[i] < gmin ? val[i] : gmin;
+        gmax = val[i] > gmax ? val[i] : gmax;
+    }
+    memset(out->pixels, 255, (size_t)side * (size_t)side);
+    for (int y = 0; y < dim; y++)
+        for (int x = 0; x < dim; x++) {
+            int fm = function_module(dim, apos, napos, x, y);
+            if (fm == 0 || (fm < 0 && !module_is_dark(val, dim, x, y, gmin, gmax)))
+                continue;
+            for (int r = 0; r < px; r++)
+                memset(out->pixels + (size_t)((y + 4) * px + r) * (size_t)side + (size_t)((x + 4) * px), 0, (size_t)px);
+        }
+    return 0;
+}

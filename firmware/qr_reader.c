@@ -26,6 +26,8 @@ struct qr_reader {
     struct qr_code codes[QR_MAX_CODES];
     uint8_t data[QR_MAX_CODES][QR_DATA_MAX];
     struct qr_reader_stats stats;
+    struct qr_grid grid;       /* the current candidate's, when have_grid */
+    bool have_grid;
     struct qr_candidate track; /* where the last code was */
     int track_age;             /* frames since it was read; -1 = nothing to track */
 };
@@ -35,6 +37,11 @@ struct qr_reader {
  * size misjudged by 4 modules still fits. */
 #define RECTIFIED_MODULE_PX 4.0f
 #define RECTIFIED_MARGIN_MODULES 6.0f
+/* Redrawn symbols: 3 px per module is plenty for a picture without noise. */
+#define RESAMPLED_MODULE_PX 3
+/* Below this share of right timing modules the grid's size or place is
+ * doubtful, and a redrawn symbol would only be noise. */
+#define RESAMPLE_MIN_TIMING 0.8f
 
 /* How a crop is turned into the buffer ZBar gets. */
 struct crop {
@@ -44,8 +51,8 @@ struct crop {
     float to_src[9]; /* buffer pixel -> frame pixel (projective), for the outline */
 };
 
-static const char *const shape_names[QR_SHAPE_COUNT] = { "plain",    "rectified", "normalized",
-                                                          "enlarged", "smoothed",  "sharpened" };
+static const char *const shape_names[QR_SHAPE_COUNT] = { "plain",    "rectified", "normalized", "enlarged",
+                                                          "smoothed", "sharpened", "resampled" };
 
 const char *qr_shape_name(enum qr_shape s)
 {
@@ -132,71 +139,103 @@ static void keep_codes(struct qr_reader *r, int n, const struct crop *c)
     }
 }
 
+/* The map of a buffer that shows the grid's modules at p px each after a
+ * margin of `margin` modules: buffer pixel (x, y) -> module ((x + 0.5) / p -
+ * margin, ...) -> frame. */
+static void grid_buffer_map(const struct qr_grid *g, float p, float margin, float out[9])
+{
+    float off = 0.5f / p - margin, s = 1.0f / p;
+    const float *h = g->map;
+    for (int row = 0; row < 3; row++) {
+        out[3 * row] = h[3 * row] * s;
+        out[3 * row + 1] = h[3 * row + 1] * s;
+        out[3 * row + 2] = (h[3 * row] + h[3 * row + 1]) * off + h[3 * row + 2];
+    }
+}
+
 /* Samples the symbol through its fitted grid onto an upright square of
- * RECTIFIED_MODULE_PX per module with a quiet zone: a code tilted out of the
- * plane comes out frontal, the way ZBar reads best. */
+ * RECTIFIED_MODULE_PX per module with a quiet zone, into r->base: a code
+ * tilted out of the plane comes out frontal, the way ZBar reads best, and
+ * the filters after it work on that instead of the plain crop. */
 static struct gray_buf *rectify(struct qr_reader *r, const struct frame *f, const struct qr_candidate *cand,
                                 struct crop *c)
 {
-    struct qr_grid g;
-    if (qr_grid_fit(f, cand, &g) != 0)
+    if (cand->nfinders != 3 || qr_grid_fit(f, cand, &r->grid) != 0)
         return NULL;
-    /* buffer pixel (x, y) -> module ((x + 0.5) / P - margin, ...) -> frame */
-    const float p = RECTIFIED_MODULE_PX, margin = RECTIFIED_MARGIN_MODULES;
-    float off = 0.5f / p - margin, s = 1.0f / p;
-    const float *h = g.map;
-    for (int row = 0; row < 3; row++) {
-        c->to_src[3 * row] = h[3 * row] * s;
-        c->to_src[3 * row + 1] = h[3 * row + 1] * s;
-        c->to_src[3 * row + 2] = (h[3 * row] + h[3 * row + 1]) * off + h[3 * row + 2];
-    }
-    int n = (int)((float)g.dim * p + 2 * margin * p);
-    if (gray_warp(f, c->to_src, n, n, c->inverted ? 0 : 255, &r->work) != 0)
+    grid_buffer_map(&r->grid, RECTIFIED_MODULE_PX, RECTIFIED_MARGIN_MODULES, c->to_src);
+    int n = (int)(((float)r->grid.dim + 2 * RECTIFIED_MARGIN_MODULES) * RECTIFIED_MODULE_PX);
+    if (gray_warp(f, c->to_src, n, n, c->inverted ? 0 : 255, &r->base) != 0)
         return NULL;
     if (c->inverted)
-        gray_invert(&r->work);
+        gray_invert(&r->base);
+    r->have_grid = true;
+    return &r->base;
+}
+
+/* The symbol redrawn module by module (qr_grid_resample), when the grid's
+ * timing patterns say its size and place are right. */
+static struct gray_buf *resample(struct qr_reader *r, const struct frame *f, struct crop *c)
+{
+    if (!r->have_grid || r->grid.timing < RESAMPLE_MIN_TIMING ||
+        qr_grid_resample(f, &r->grid, c->inverted, RESAMPLED_MODULE_PX, &r->work) != 0)
+        return NULL;
+    grid_buffer_map(&r->grid, RESAMPLED_MODULE_PX, 4, c->to_src);
     return &r->work;
 }
 
-/* Makes the buffer for one shape of the crop; NULL when the shape does not
- * apply (enlarging what is large already) or memory ran out. */
-static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f, struct crop *c, enum qr_shape s,
-                                     const struct qr_candidate *cand)
+/* The plain crop at twice (or half the shrinking of) its working scale. */
+static struct gray_buf *enlarge(struct qr_reader *r, const struct frame *f, struct crop *c, float working)
 {
-    float working = cand->module_px * (float)c->num / (float)c->den;
+    if (r->have_grid || working >= ENLARGE_BELOW_PX)
+        return NULL; /* the rectified picture has its modules at 4 px already */
+    struct crop big = { c->rect, c->den > 1 ? 1 : 2, c->den > 2 ? c->den / 2 : 1, c->inverted, { 0 } };
+    if (big.den > 1)
+        big.num = 1;
+    if (gray_crop_scale(f, big.rect, big.num, big.den, &r->work) != 0)
+        return NULL;
+    if (big.inverted)
+        gray_invert(&r->work);
+    *c = big; /* the codes' corners are mapped with this scale */
+    scale_map(c);
+    return &r->work;
+}
+
+/* Makes the buffer for one shape of the candidate; NULL when the shape does
+ * not apply (enlarging what is large already, no grid to rectify by) or
+ * memory ran out. *base is the crop in r->base (plain, later rectified);
+ * *used gets the map of the buffer returned. */
+static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f, enum qr_shape s,
+                                     const struct qr_candidate *cand, struct crop *base, struct crop *used)
+{
+    float working = r->have_grid ? RECTIFIED_MODULE_PX : cand->module_px * (float)base->num / (float)base->den;
+    *used = *base;
     switch (s) {
-    case QR_SHAPE_RECTIFIED:
-        return cand->nfinders == 3 ? rectify(r, f, cand, c) : NULL;
     case QR_SHAPE_PLAIN:
-        if (gray_crop_scale(f, c->rect, c->num, c->den, &r->base) != 0)
+        if (gray_crop_scale(f, base->rect, base->num, base->den, &r->base) != 0)
             return NULL;
-        if (c->inverted)
+        if (base->inverted)
             gray_invert(&r->base);
         return &r->base;
+    case QR_SHAPE_RECTIFIED: {
+        struct gray_buf *b = rectify(r, f, cand, used);
+        if (b)
+            *base = *used;
+        return b;
+    }
     case QR_SHAPE_NORMALIZED: {
         int block = (int)(4.0f * working);
         return gray_copy(&r->work, &r->base) == 0 && gray_normalize_local(&r->work, block < 8 ? 8 : block) == 0
                    ? &r->work
                    : NULL;
     }
-    case QR_SHAPE_ENLARGED: {
-        if (working >= ENLARGE_BELOW_PX)
-            return NULL;
-        struct crop big = { c->rect, c->den > 1 ? 1 : 2, c->den > 2 ? c->den / 2 : 1, c->inverted, { 0 } };
-        if (big.den > 1)
-            big.num = 1;
-        if (gray_crop_scale(f, big.rect, big.num, big.den, &r->work) != 0)
-            return NULL;
-        if (big.inverted)
-            gray_invert(&r->work);
-        *c = big; /* the codes' corners are mapped with this scale */
-        scale_map(c);
-        return &r->work;
-    }
+    case QR_SHAPE_ENLARGED:
+        return enlarge(r, f, used, working);
     case QR_SHAPE_SMOOTHED:
         return gray_copy(&r->work, &r->base) == 0 && gray_smooth3(&r->work) == 0 ? &r->work : NULL;
     case QR_SHAPE_SHARPENED:
         return gray_copy(&r->work, &r->base) == 0 && gray_sharpen(&r->work, 4) == 0 ? &r->work : NULL;
+    case QR_SHAPE_RESAMPLED:
+        return resample(r, f, used);
     default:
         return NULL;
     }
@@ -206,8 +245,9 @@ static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f,
 static int read_candidate(struct qr_reader *r, const struct frame *f, const struct qr_candidate *cand)
 {
     int den = cand->module_px >= 2 * WORKING_MODULE_PX ? (int)(cand->module_px / WORKING_MODULE_PX) : 1;
-    struct crop plain = { cand->rect, 1, den > 4 ? 4 : den, cand->inverted, { 0 } };
-    scale_map(&plain);
+    struct crop base = { cand->rect, 1, den > 4 ? 4 : den, cand->inverted, { 0 } };
+    scale_map(&base);
+    r->have_grid = false;
     /* A remembered place (no finders seen there now) is a cheap hint: one
      * try. Every shape on it would make each empty frame after a card as
      * costly as a hard card (measured: 10x bare ZBar on the memory loop). */
@@ -217,8 +257,8 @@ static int read_candidate(struct qr_reader *r, const struct frame *f, const stru
             r->stats.over_budget = true;
             return 0;
         }
-        struct crop c = plain;
-        struct gray_buf *b = shape_buffer(r, f, &c, (enum qr_shape)s, cand);
+        struct crop c;
+        struct gray_buf *b = shape_buffer(r, f, (enum qr_shape)s, cand, &base, &c);
         if (!b) {
             if (s == QR_SHAPE_PLAIN)
                 return 0;

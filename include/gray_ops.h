@@ -30,6 +30,9 @@ struct gray_rect {
 };
 
 void gray_buf_free(struct gray_buf *b);
+/* Makes b w x h (contents undefined), keeping a large enough allocation.
+ * Returns 0, or -1 for a size outside 1..FRAME_MAX_SIDE or no memory. */
+int gray_buf_resize(struct gray_buf *b, int w, int h);
 /* A view of the buffer, as the decoder takes it. */
 struct frame gray_buf_frame(const struct gray_buf *b);
 

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 
 #include "frame.h"
+#include "gray_ops.h"
 #include "qr_locate.h"
 
 struct qr_grid {
@@ -34,6 +35,17 @@ struct qr_grid {
  * candidate has fewer finders or its geometry is degenerate (finders on one
  * line, a symbol under 8 or over 177 modules). */
 int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g);
+
+/* A clean picture of the symbol for ZBar: each module sampled at its centre
+ * through the grid and called dark or light against its neighbourhood, the
+ * function patterns (finders, separators, timing, alignment) drawn as the
+ * standard has them, px pixels per module (1..8) and a 4-module quiet zone,
+ * dark on light whatever the frame's polarity. Errors left in the data
+ * modules are for the code's error correction; what it buys is that glare
+ * or smear over a finder or timing pattern no longer stops ZBar from
+ * finding the symbol at all. Only worth it for a grid with a good timing
+ * score. Returns 0, or -1 (grid outside the frame, bad size, no memory). */
+int qr_grid_resample(const struct frame *f, const struct qr_grid *g, bool inverted, int px, struct gray_buf *out);
 
 /* The frame point of module coordinates (u, v); false where the map has the
  * point behind the camera (a degenerate map). */

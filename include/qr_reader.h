@@ -5,9 +5,11 @@
  * fraction of a ZBar pass and is done; a frame with a code gets ZBar on a
  * crop of it, scaled so that a module comes out 3.5-7 px. When that crop
  * does not read, the reader tries the same crop again in other shapes (local
- * contrast stretched, enlarged, smoothed, sharpened) while the frame's time
- * budget lasts, straightens a tilted one by its finders, and remembers where the last code was, so a card that moves
- * or blurs for a frame or two is still looked for where it was.
+ * contrast stretched, enlarged, smoothed, sharpened, redrawn module by
+ * module) while the frame's time budget lasts, straightens a tilted one
+ * through its grid (qr_grid.h), and remembers where the last code was, so a
+ * card that moves or blurs for a frame or two is still looked for where it
+ * was.
  *
  * Codes read light on dark (a phone in dark mode) come back with
  * qr_code.inverted set. One reader per thread; results stay valid until the
@@ -45,11 +47,13 @@ struct qr_reader_stats {
 
 enum qr_shape {
     QR_SHAPE_PLAIN = 0, /* crop at its working scale */
-    QR_SHAPE_RECTIFIED, /* straightened by its three finders (tilt, shear) */
+    QR_SHAPE_RECTIFIED, /* straightened through its grid (qr_grid.h): tilt, shear;
+                         * the filters below then work on this picture */
     QR_SHAPE_NORMALIZED,
     QR_SHAPE_ENLARGED,
     QR_SHAPE_SMOOTHED,
     QR_SHAPE_SHARPENED,
+    QR_SHAPE_RESAMPLED, /* redrawn module by module through the grid (qr_grid.h) */
     QR_SHAPE_COUNT
 };
 

@@ -32,6 +32,7 @@ static const struct card_pose tilted = { .cx = 300, .cy = 230, .module_px = 4.2,
 
 struct scene {
     struct gray_image img;
+    uint8_t dark[177 * 177]; /* the symbol's modules, 1 = dark */
     struct point2 corner[4]; /* the symbol's corners in the frame: TL, TR, BR, BL */
     int dim;
 };
@@ -44,6 +45,8 @@ static void make_scene(struct scene *s, const char *payload, const struct card_p
     char err[256];
     assert_int_equal(qr_matrix_encode((const uint8_t *)payload, strlen(payload), &qr, err, sizeof(err)), 0);
     s->dim = qr.width;
+    assert_true(s->dim <= 177);
+    memcpy(s->dark, qr.dark, (size_t)s->dim * (size_t)s->dim);
     struct card_texture tex;
     assert_int_equal(card_texture_render(&tex, CARD_LOOK_2021, CARD_CODE_QR, &qr, 6, &g), 0);
     qr_matrix_free(&qr);
@@ -142,6 +145,57 @@ static void test_tilted_symbol_reads_rectified(void **state)
     free_scene(&s);
 }
 
+/* Redrawn through the fitted grid at 1 px per module, the tilted symbol
+ * comes back module for module; a blown-out patch over the timing pattern
+ * and a finder's corner leaves those drawn as the standard has them. */
+static void test_resample_redraws_modules(void **state)
+{
+    (void)state;
+    struct scene s;
+    make_scene(&s, card, &tilted);
+    struct qr_candidate c = locate_one(&s.img);
+    struct frame f = gray_image_frame(&s.img);
+    struct qr_grid g;
+    assert_int_equal(qr_grid_fit(&f, &c, &g), 0);
+    struct gray_buf b = { 0 };
+    assert_int_equal(qr_grid_resample(&f, &g, false, 1, &b), 0);
+    assert_int_equal(b.width, s.dim + 8);
+    int wrong = 0;
+    for (int y = 0; y < s.dim; y++)
+        for (int x = 0; x < s.dim; x++)
+            wrong += (b.pixels[(y + 4) * b.width + x + 4] < 128) != s.dark[y * s.dim + x];
+    assert_int_equal(wrong, 0);
+    for (int x = 0; x < b.width; x++) /* quiet zone */
+        assert_int_equal(b.pixels[x], 255);
+
+    /* Glare: every pixel within 5 modules of the top-right finder's inner
+     * corner burnt white. */
+    float gx, gy;
+    assert_true(qr_grid_point(g.map, (float)s.dim - 8, 7, &gx, &gy));
+    for (int y = 0; y < s.img.height; y++)
+        for (int x = 0; x < s.img.width; x++)
+            if (hypotf((float)x - gx, (float)y - gy) < 5 * c.module_px)
+                s.img.pixels[y * s.img.width + x] = 255;
+    assert_int_equal(qr_grid_resample(&f, &g, false, 1, &b), 0);
+    int dim = s.dim;
+    for (int y = 0; y < 7; y++) /* the finder, its inner corner included */
+        for (int x = dim - 7; x < dim; x++)
+            assert_int_equal(b.pixels[(y + 4) * b.width + x + 4] < 128, s.dark[y * dim + x]);
+    for (int x = 8; x < dim - 8; x++) /* the timing row */
+        assert_int_equal(b.pixels[(6 + 4) * b.width + x + 4] < 128, x % 2 == 0);
+
+    assert_int_equal(qr_grid_resample(&f, &g, false, 0, &b), -1);
+    assert_int_equal(qr_grid_resample(&f, &g, false, 9, &b), -1);
+    struct qr_grid off = g;
+    off.map[2] += 10000; /* the symbol outside the frame */
+    assert_int_equal(qr_grid_resample(&f, &off, false, 1, &b), -1);
+    off = g;
+    off.dim = 42; /* not a QR size */
+    assert_int_equal(qr_grid_resample(&f, &off, false, 1, &b), -1);
+    gray_buf_free(&b);
+    free_scene(&s);
+}
+
 /* Version 1 has no alignment pattern: the grid stays affine and says so. */
 static void test_version1_is_not_aligned(void **state)
 {
@@ -199,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tilted_symbol_grid),
         cmocka_unit_test(test_tilted_symbol_reads_rectified),
+        cmocka_unit_test(test_resample_redraws_modules),
         cmocka_unit_test(test_version1_is_not_aligned),
         cmocka_unit_test(test_bad_candidates),
     };
