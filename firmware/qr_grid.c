@@ -17,6 +17,11 @@
 /* Its light ring must be this much brighter than its dark parts (levels):
  * below, noise makes patterns of its own. */
 #define ALIGN_MIN_CONTRAST 16.0f
+/* A pair's guessed third finder must make this share of the timing and
+ * alignment modules right: a wrong guess scores about half. */
+#define PAIR_MIN_SCORE 0.8f
+/* Moves per step size when a guessed finder is moved into place. */
+#define REFINE_MOVES 4
 /* How many look-alikes of the alignment pattern are weighed. */
 #define ALIGN_KEEP 6
 /* The symbol sizes tried around the finders' estimate: under strong
@@ -148,7 +153,8 @@ static void align_keep(struct align_set *set, float x, float y, float score, flo
 
 /* Looks for the bottom-right alignment pattern around where the finders put
  * it, in steps of a quarter module. Data modules can mimic the pattern, so
- * several places are kept and the timing patterns choose between them. */
+ * several places are kept and the timing and alignment patterns choose
+ * between them (pattern_score). */
 static void find_alignment(const struct frame *f, const struct frame_axes *a, int dim, bool inverted,
                            struct align_set *set)
 {
@@ -166,107 +172,6 @@ static void find_alignment(const struct frame *f, const struct frame_axes *a, in
             if (s >= ALIGN_MIN_CONTRAST)
                 align_keep(set, x, y, s, 2 * module);
         }
-}
-
-/* The share of timing modules (row 6 and column 6 between the finders) whose
- * light and dark alternate as the standard has them through this map. */
-static float timing_score(const struct frame *f, const float map[9], int dim, bool inverted)
-{
-    int n = dim - 16, vals[2][DIM_MAX];
-    long sum = 0;
-    for (int k = 0; k < n; k++)
-        for (int axis = 0; axis < 2; axis++) {
-            float u = (float)(8 + k) + 0.5f, x, y;
-            bool ok = axis == 0 ? qr_grid_point(map, u, 6.5f, &x, &y) : qr_grid_point(map, 6.5f, u, &x, &y);
-            int v = ok ? gray_sample(f, x, y, -1) : -1;
-            if (v < 0)
-                return 0;
-            vals[axis][k] = v;
-            sum += v;
-        }
-    /* Half the timing modules are dark: their mean is the threshold. */
-    float mid = (float)sum / (float)(2 * n);
-    int good = 0;
-    for (int axis = 0; axis < 2; axis++)
-        for (int k = 0; k < n; k++) {
-            bool dark = ((float)vals[axis][k] < mid) != inverted;
-            good += dark == (k % 2 == 0); /* module 8 (even) is dark */
-        }
-    return (float)good / (float)(2 * n);
-}
-
-/* The grid for one symbol size, through the alignment pattern when there is
- * one (x, y valid), else through the corner the affine map predicts. */
-static bool fit_dim(const struct frame *f, const struct frame_axes *a, int dim, bool inverted, const float *align,
-                    struct qr_grid *g)
-{
-    double to[4][2], from[4][2] = { { 3.5, 3.5 }, { dim - 3.5, 3.5 }, { dim - 6.5, dim - 6.5 }, { 3.5, dim - 3.5 } };
-    to[0][0] = a->ox, to[0][1] = a->oy;
-    to[1][0] = a->ox + a->ax, to[1][1] = a->oy + a->ay;
-    to[3][0] = a->ox + a->bx, to[3][1] = a->oy + a->by;
-    float x, y;
-    if (align)
-        x = align[0], y = align[1];
-    else
-        affine_point(a, dim, (float)dim - 6.5f, (float)dim - 6.5f, &x, &y);
-    to[2][0] = x, to[2][1] = y;
-    if (!quad_to_quad(from, to, g->map))
-        return false;
-    g->dim = dim;
-    g->aligned = align != NULL;
-    g->timing = timing_score(f, g->map, dim, inverted);
-    return true;
-}
-
-/* The size the finders' spacing suggests: modules between the finder
- * centres plus 7, made 4k + 1 as every QR size is. */
-static int estimate_dim(const struct frame_axes *a, float module_px)
-{
-    float legs = (hypotf(a->ax, a->ay) + hypotf(a->bx, a->by)) / 2 / module_px;
-    if (!(legs < 2 * DIM_MAX))
-        return -1;
-    int dim = (int)lroundf(legs) + 7;
-    switch (dim & 3) {
-    case 0: return dim + 1;
-    case 2: return dim - 1;
-    case 3: return dim + 2;
-    default: return dim;
-    }
-}
-
-int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g)
-{
-    if (c->nfinders != 3 || !(c->module_px > 0))
-        return -1;
-    struct frame_axes a = { c->finder[0].x, c->finder[0].y, c->finder[1].x - c->finder[0].x,
-                            c->finder[1].y - c->finder[0].y, c->finder[2].x - c->finder[0].x,
-                            c->finder[2].y - c->finder[0].y };
-    /* Finders (nearly) on one line or too close for a symbol; NaN fails too. */
-    if (!(fabsf(a.ax * a.by - a.ay * a.bx) >= 64 * c->module_px * c->module_px))
-        return -1;
-    int dim0 = estimate_dim(&a, c->module_px);
-    if (dim0 < DIM_MIN - 16 || dim0 > DIM_MAX + 8)
-        return -1;
-    struct align_set set = { 0 };
-    if (dim0 >= 25)
-        find_alignment(f, &a, dim0, c->inverted, &set);
-    bool fitted = false;
-    /* k == set.n: no alignment pattern, the affine corner. */
-    for (int k = 0; k <= set.n; k++)
-        for (size_t d = 0; d < sizeof(dim_tries) / sizeof(dim_tries[0]); d++) {
-            int dim = dim0 + dim_tries[d];
-            struct qr_grid t;
-            /* Version 1 has no alignment pattern: what was found is data. */
-            if (dim < DIM_MIN || dim > DIM_MAX || (k < set.n && dim < 25))
-                continue;
-            float at[2] = { k < set.n ? set.at[k].x : 0, k < set.n ? set.at[k].y : 0 };
-            if (!fit_dim(f, &a, dim, c->inverted, k < set.n ? at : NULL, &t))
-                continue;
-            /* Ties go to the likelier: the better pattern, the estimated size. */
-            if (!fitted || t.timing > g->timing)
-                *g = t, fitted = true;
-        }
-    return fitted ? 0 : -1;
 }
 
 /* The alignment pattern centres along one side for a version (the
@@ -310,6 +215,238 @@ static int function_module(int dim, const int *apos, int napos, int x, int y)
     if (y == 6 || x == 6)
         return (x + y) % 2 == 0;
     return -1;
+}
+
+/* Lists the timing modules and every alignment pattern's modules with the
+ * shade the standard gives them (1 dark); returns how many. */
+static int pattern_modules(int dim, int (*m)[3], int max)
+{
+    int n = 0, apos[7], napos = alignment_positions((dim - 17) / 4, apos);
+    for (int k = 8; k < dim - 8 && n + 2 <= max; k++) {
+        m[n][0] = k, m[n][1] = 6, m[n++][2] = k % 2 == 0;
+        m[n][0] = 6, m[n][1] = k, m[n++][2] = k % 2 == 0;
+    }
+    for (int i = 0; i < napos; i++)
+        for (int j = 0; j < napos; j++) {
+            if ((i == 0 && j == 0) || (i == 0 && j == napos - 1) || (i == napos - 1 && j == 0))
+                continue; /* under a finder */
+            for (int y = apos[j] - 2; y <= apos[j] + 2 && n < max; y++)
+                for (int x = apos[i] - 2; x <= apos[i] + 2 && n < max; x++)
+                    m[n][0] = x, m[n][1] = y, m[n++][2] = ring_of(x, y, apos[i], apos[j]) != 1;
+        }
+    return n;
+}
+
+/* The share of timing and alignment modules that read as the standard
+ * draws them through this map: near 1 for the right grid, about half for a
+ * wrong size or a look-alike taken for the alignment pattern. */
+static float pattern_score(const struct frame *f, const float map[9], int dim, bool inverted)
+{
+    enum { MAX = 2 * DIM_MAX + 46 * 25 };
+    int m[MAX][3], val[MAX], n = pattern_modules(dim, m, MAX);
+    long sum[2] = { 0, 0 };
+    int count[2] = { 0, 0 };
+    for (int i = 0; i < n; i++) {
+        float x, y;
+        int v = qr_grid_point(map, (float)m[i][0] + 0.5f, (float)m[i][1] + 0.5f, &x, &y) ? gray_sample(f, x, y, -1)
+                                                                                          : -1;
+        if (v < 0)
+            return 0;
+        val[i] = inverted ? 255 - v : v;
+        sum[m[i][2]] += val[i];
+        count[m[i][2]]++;
+    }
+    if (count[0] == 0 || count[1] == 0)
+        return 0;
+    /* Between the mean of what should be dark and of what should be light. */
+    float mid = ((float)sum[0] / (float)count[0] + (float)sum[1] / (float)count[1]) / 2;
+    int good = 0;
+    for (int i = 0; i < n; i++)
+        good += ((float)val[i] < mid) == (m[i][2] == 1);
+    return (float)good / (float)n;
+}
+
+/* The corner finder and the edges to the other two, from a candidate. */
+static struct frame_axes axes_of(const struct qr_candidate *c)
+{
+    return (struct frame_axes){ c->finder[0].x,
+                                c->finder[0].y,
+                                c->finder[1].x - c->finder[0].x,
+                                c->finder[1].y - c->finder[0].y,
+                                c->finder[2].x - c->finder[0].x,
+                                c->finder[2].y - c->finder[0].y };
+}
+
+/* The grid for one symbol size, through the alignment pattern when there is
+ * one (x, y valid), else through the corner the affine map predicts. */
+static bool fit_dim(const struct frame *f, const struct frame_axes *a, int dim, bool inverted, const float *align,
+                    struct qr_grid *g)
+{
+    double to[4][2], from[4][2] = { { 3.5, 3.5 }, { dim - 3.5, 3.5 }, { dim - 6.5, dim - 6.5 }, { 3.5, dim - 3.5 } };
+    to[0][0] = a->ox, to[0][1] = a->oy;
+    to[1][0] = a->ox + a->ax, to[1][1] = a->oy + a->ay;
+    to[3][0] = a->ox + a->bx, to[3][1] = a->oy + a->by;
+    float x, y;
+    if (align)
+        x = align[0], y = align[1];
+    else
+        affine_point(a, dim, (float)dim - 6.5f, (float)dim - 6.5f, &x, &y);
+    to[2][0] = x, to[2][1] = y;
+    if (!quad_to_quad(from, to, g->map))
+        return false;
+    g->dim = dim;
+    g->aligned = align != NULL;
+    g->score = pattern_score(f, g->map, dim, inverted);
+    return true;
+}
+
+/* The size the finders' spacing suggests: modules between the finder
+ * centres plus 7, made 4k + 1 as every QR size is. */
+static int estimate_dim(const struct frame_axes *a, float module_px)
+{
+    float legs = (hypotf(a->ax, a->ay) + hypotf(a->bx, a->by)) / 2 / module_px;
+    if (!(legs < 2 * DIM_MAX))
+        return -1;
+    int dim = (int)lroundf(legs) + 7;
+    switch (dim & 3) {
+    case 0: return dim + 1;
+    case 2: return dim - 1;
+    case 3: return dim + 2;
+    default: return dim;
+    }
+}
+
+static int fit_triple(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g, struct align_set *set)
+{
+    struct frame_axes a = axes_of(c);
+    /* Finders (nearly) on one line or too close for a symbol; NaN fails too. */
+    if (!(fabsf(a.ax * a.by - a.ay * a.bx) >= 64 * c->module_px * c->module_px))
+        return -1;
+    int dim0 = estimate_dim(&a, c->module_px);
+    if (dim0 < DIM_MIN - 16 || dim0 > DIM_MAX + 8)
+        return -1;
+    set->n = 0;
+    if (dim0 >= 25)
+        find_alignment(f, &a, dim0, c->inverted, set);
+    bool fitted = false;
+    /* k == set->n: no alignment pattern, the affine corner. */
+    for (int k = 0; k <= set->n; k++)
+        for (size_t d = 0; d < sizeof(dim_tries) / sizeof(dim_tries[0]); d++) {
+            int dim = dim0 + dim_tries[d];
+            struct qr_grid t;
+            /* Version 1 has no alignment pattern: what was found is data. */
+            if (dim < DIM_MIN || dim > DIM_MAX || (k < set->n && dim < 25))
+                continue;
+            float at[2] = { k < set->n ? set->at[k].x : 0, k < set->n ? set->at[k].y : 0 };
+            if (!fit_dim(f, &a, dim, c->inverted, k < set->n ? at : NULL, &t))
+                continue;
+            /* Ties go to the likelier: the better pattern, the estimated size. */
+            if (!fitted || t.score > g->score)
+                *g = t, fitted = true;
+        }
+    return fitted ? 0 : -1;
+}
+
+/* Orders three finder centres as the symbol has them: corner first, then
+ * top-right and bottom-left by handedness (as the locator does). */
+static void order_finders(struct qr_candidate *t, float cx, float cy, float px, float py, float qx, float qy)
+{
+    if ((px - cx) * (qy - cy) - (py - cy) * (qx - cx) < 0) {
+        float sx = px, sy = py;
+        px = qx, py = qy, qx = sx, qy = sy;
+    }
+    t->finder[0].x = cx, t->finder[0].y = cy;
+    t->finder[1].x = px, t->finder[1].y = py;
+    t->finder[2].x = qx, t->finder[2].y = qy;
+}
+
+/* Moves a guessed finder (finder[role] of t) to where the function
+ * patterns read best, the size and alignment pattern of g kept: steps of 2,
+ * 1, 1/2 and 1/4 module in eight directions. The guess assumed a square
+ * symbol; perspective moves the hidden finder by a few modules from there. */
+static void refine_guess(const struct frame *f, struct qr_candidate *t, int role, struct qr_grid *g)
+{
+    static const int dir[8][2] = { { 1, 0 }, { 1, 1 }, { 0, 1 }, { -1, 1 }, { -1, 0 }, { -1, -1 }, { 0, -1 }, { 1, -1 } };
+    float ap[2];
+    bool aligned = g->aligned && qr_grid_point(g->map, (float)g->dim - 6.5f, (float)g->dim - 6.5f, &ap[0], &ap[1]);
+    for (float step = 2 * t->module_px; step >= t->module_px / 4; step /= 2)
+        for (int moves = 0, moved = 1; moved && moves < REFINE_MOVES; moves++) {
+            moved = 0;
+            for (int k = 0; k < 8; k++) {
+                struct qr_candidate u = *t;
+                u.finder[role].x += step * (float)dir[k][0];
+                u.finder[role].y += step * (float)dir[k][1];
+                struct frame_axes a = axes_of(&u);
+                struct qr_grid trial;
+                if (fit_dim(f, &a, g->dim, u.inverted, aligned ? ap : NULL, &trial) && trial.score > g->score) {
+                    *g = trial, *t = u;
+                    moved = 1;
+                }
+            }
+        }
+}
+
+/* Fits one guess of a pair's hidden finder (finder[role] of t), then moves
+ * the guess to where the function patterns fit best: from the grid that
+ * scored best and from the likeliest alignment pattern (with the guess a few
+ * modules off, a look-alike can score better before the move). */
+static int fit_guess(const struct frame *f, struct qr_candidate *t, int role, struct qr_grid *g)
+{
+    struct align_set set;
+    if (fit_triple(f, t, g, &set) != 0)
+        return -1;
+    struct qr_candidate first = *t;
+    refine_guess(f, t, role, g);
+    struct frame_axes a = axes_of(&first);
+    struct qr_grid likeliest;
+    float at[2] = { set.n > 0 ? set.at[0].x : 0, set.n > 0 ? set.at[0].y : 0 };
+    if (set.n > 0 && fit_dim(f, &a, g->dim, first.inverted, at, &likeliest)) {
+        refine_guess(f, &first, role, &likeliest);
+        if (likeliest.score > g->score)
+            *g = likeliest, *t = first;
+    }
+    return 0;
+}
+
+/* Two finders seen, the third hidden (glare, a thumb): the third may
+ * complete an edge at either finder, on either side, or the pair may be the
+ * diagonal. Each place is fitted; the function patterns choose, and only a
+ * clear winner counts. */
+static int fit_pair(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g)
+{
+    float ax = c->finder[0].x, ay = c->finder[0].y, bx = c->finder[1].x, by = c->finder[1].y;
+    float vx = bx - ax, vy = by - ay, mx = (ax + bx) / 2, my = (ay + by) / 2;
+    const float third[6][2] = { { ax - vy, ay + vx }, { ax + vy, ay - vx }, { bx - vy, by + vx },
+                                { bx + vy, by - vx }, { mx - vy / 2, my + vx / 2 }, { mx + vy / 2, my - vx / 2 } };
+    bool fitted = false;
+    for (int h = 0; h < 6; h++) {
+        struct qr_candidate t = *c;
+        t.nfinders = 3;
+        const float *x = third[h];
+        if (h < 2)
+            order_finders(&t, ax, ay, bx, by, x[0], x[1]);
+        else if (h < 4)
+            order_finders(&t, bx, by, ax, ay, x[0], x[1]);
+        else
+            order_finders(&t, x[0], x[1], ax, ay, bx, by);
+        int role = 0;
+        while (role < 2 && (t.finder[role].x != x[0] || t.finder[role].y != x[1]))
+            role++;
+        struct qr_grid trial;
+        if (fit_guess(f, &t, role, &trial) == 0 && (!fitted || trial.score > g->score))
+            *g = trial, fitted = true;
+    }
+    return fitted && g->score >= PAIR_MIN_SCORE ? 0 : -1;
+}
+
+int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g)
+{
+    if (!(c->module_px > 0))
+        return -1;
+    struct align_set set;
+    if (c->nfinders == 3)
+        return fit_triple(f, c, g, &set);
+    return c->nfinders == 2 ? fit_pair(f, c, g) : -1;
 }
 
 /* Each module's level, sampled at 9 points around its centre, in printed

@@ -396,7 +396,11 @@ static struct qr_candidate pair_candidate(const struct finder *a, const struct f
 {
     float px[2] = { a->x, b->x }, py[2] = { a->y, b->y }, m = (a->module + b->module) / 2;
     /* The third finder lies on either side, up to one leg away. */
-    return (struct qr_candidate){ bounds(px, py, 2, dist(a, b) + EDGE_MODULES * m, fr), m, a->inverted, 2, { { 0, 0 } } };
+    return (struct qr_candidate){ bounds(px, py, 2, dist(a, b) + EDGE_MODULES * m, fr),
+                                  m,
+                                  a->inverted,
+                                  2,
+                                  { { a->x, a->y }, { b->x, b->y }, { 0, 0 } } };
 }
 
 /* A lone finder seen on many rows: a symbol whose other finders blur,

@@ -8,8 +8,9 @@
  * bottom-right corner. This module estimates the symbol's size from its
  * finders, looks for that alignment pattern near where the finders predict
  * it, fits the projective map through the four points and scores it on the
- * timing patterns (the alternating modules between the finders), trying the
- * neighbouring sizes as well and keeping the map that scores best.
+ * function patterns (the alternating timing modules between the finders,
+ * and every alignment pattern the size has), trying the neighbouring sizes
+ * and the pattern's look-alikes as well and keeping the map that scores best.
  *
  * Module coordinates: the symbol spans [0, dim) x [0, dim); module (i, j)
  * has its centre at (i + 0.5, j + 0.5). Frame coordinates have pixel centres
@@ -28,12 +29,16 @@ struct qr_grid {
     int dim;       /* modules per side: 21, 25, ... 177 */
     float map[9];  /* module coordinates -> frame pixels, as gray_warp() takes a map */
     bool aligned;  /* the fourth point is an alignment pattern seen in the frame */
-    float timing;  /* share of timing modules that alternate as they should, 0..1 */
+    float score;   /* share of timing and alignment modules that read as the
+                    * standard has them, 0..1: near 1 right, about 0.5 wrong */
 };
 
-/* Fits the grid of a candidate with three finders. Returns 0, or -1 when the
- * candidate has fewer finders or its geometry is degenerate (finders on one
- * line, a symbol under 8 or over 177 modules). */
+/* Fits the grid of a candidate with three finders, or with two (the third
+ * hidden by glare or a thumb: each place it could be is tried, and a grid is
+ * returned only when the function patterns clearly confirm one). Returns 0, or
+ * -1 when the candidate has fewer finders, its geometry is degenerate
+ * (finders on one line, a symbol under 8 or over 177 modules) or no guess
+ * for a pair holds. */
 int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g);
 
 /* A clean picture of the symbol for ZBar: each module sampled at its centre
@@ -43,8 +48,7 @@ int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_g
  * dark on light whatever the frame's polarity. Errors left in the data
  * modules are for the code's error correction; what it buys is that glare
  * or smear over a finder or timing pattern no longer stops ZBar from
- * finding the symbol at all. Only worth it for a grid with a good timing
- * score. Returns 0, or -1 (grid outside the frame, bad size, no memory). */
+ * finding the symbol at all. Only worth it for a grid with a good score. Returns 0, or -1 (grid outside the frame, bad size, no memory). */
 int qr_grid_resample(const struct frame *f, const struct qr_grid *g, bool inverted, int px, struct gray_buf *out);
 
 /* The frame point of module coordinates (u, v); false where the map has the

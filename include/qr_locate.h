@@ -31,7 +31,8 @@ struct qr_candidate {
     bool inverted;         /* light modules on dark: invert before decoding */
     int nfinders;          /* 3: a whole symbol; 2 or 1: finders not seen */
     /* With three finders: their centres as the symbol has them, top-left
-     * (the corner), top-right, bottom-left, whatever the code's rotation. */
+     * (the corner), top-right, bottom-left, whatever the code's rotation.
+     * With two: their centres in finder[0] and [1], roles unknown. */
     struct {
         float x, y;
     } finder[3];
