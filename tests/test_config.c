@@ -34,6 +34,8 @@ static void test_defaults(void **state)
     assert_true(cfg.gpio.button.active_low);
     assert_int_equal(cfg.gpio.debounce_ms, 30);
     assert_int_equal(cfg.duplicate_window_s, 60);
+    assert_int_equal(cfg.decode_threads, 0);
+    assert_int_equal(cfg.decode_budget_ms, 150);
     assert_int_equal(cfg.log_level, LOG_INFO);
     assert_true(cfg.device_id[0] != '\0');
 }
@@ -61,7 +63,8 @@ static void test_values_and_lines(void **state)
                            "[camera]\nsource = files:/tmp/x ; replay\nwidth = 640\nheight=480\nfps = 5\nloop = no\n"
                            "[gpio]\nbackend = gpiod\nchip = pinctrl-rp1\ngreen = GPIO17\nred = 27\n"
                            "buzzer_active_low = yes\nbutton = GPIO24\nbutton_action = mute\n"
-                           "[scan]\nduplicate_window_s = 0\n[log]\nlevel = debug\n"),
+                           "[scan]\nduplicate_window_s = 0\ndecode_threads = 3\ndecode_budget_ms = 80\n"
+                           "[log]\nlevel = debug\n"),
                      0);
     assert_string_equal(cfg.device_id, "desk-07");
     assert_string_equal(cfg.camera.source, "files:/tmp/x");
@@ -77,6 +80,8 @@ static void test_values_and_lines(void **state)
     assert_string_equal(cfg.gpio.button.chip, "pinctrl-rp1");
     assert_int_equal(cfg.button_action, BUTTON_MUTE);
     assert_int_equal(cfg.duplicate_window_s, 0);
+    assert_int_equal(cfg.decode_threads, 3);
+    assert_int_equal(cfg.decode_budget_ms, 80);
     assert_int_equal(cfg.log_level, LOG_DEBUG);
 }
 
@@ -97,6 +102,10 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("[camera]\nfps = 0\n", CONFIG_ERR_VALUE, "from 1 to 120", NULL);
     expect_error("[camera]\nfps = 12x\n", CONFIG_ERR_VALUE, "fps", NULL);
     expect_error("[camera]\nwidth = 99999999999999999999\n", CONFIG_ERR_VALUE, "width", NULL);
+    expect_error("[scan]\ndecode_threads = 9\n", CONFIG_ERR_VALUE, "decode_threads", "from 0 to 8");
+    expect_error("[scan]\ndecode_threads = -1\n", CONFIG_ERR_VALUE, "decode_threads", NULL);
+    expect_error("[scan]\n\ndecode_budget_ms = 5\n", CONFIG_ERR_VALUE, "test.conf:3:", "from 10 to 5000");
+    expect_error("[scan]\ndecode_budget_ms = soon\n", CONFIG_ERR_VALUE, "decode_budget_ms", NULL);
     expect_error("[camera]\nloop = maybe\n", CONFIG_ERR_VALUE, "true or false", NULL);
     expect_error("[log]\nlevel = loud\n", CONFIG_ERR_VALUE, "level", "debug");
     expect_error("[gpio]\nbutton_action = dance\n", CONFIG_ERR_VALUE, "repeat or mute", NULL);
