@@ -5,8 +5,8 @@
  * fraction of a ZBar pass and is done; a frame with a code gets ZBar on a
  * crop of it, scaled so that a module comes out 3.5-7 px. When that crop
  * does not read, the reader tries the same crop again in other shapes (local
- * contrast stretched, enlarged, smoothed, sharpened, redrawn module by
- * module) while the frame's time budget lasts, straightens a tilted one
+ * motion smear taken out, contrast stretched, enlarged, smoothed, sharpened,
+ * redrawn module by module) while the frame's time budget lasts, straightens a tilted one
  * through its grid (qr_grid.h), and remembers where the last code was, so a
  * card that moves or blurs for a frame or two is still looked for where it
  * was.
@@ -43,10 +43,12 @@ struct qr_reader_stats {
     int read_by;           /* the shape that read the first code (enum below), -1 = none */
     bool tracked;          /* the remembered place was tried */
     bool over_budget;      /* shapes were left untried for lack of time */
+    bool smeared;          /* no finder, but a motion smear: the frame was deblurred */
 };
 
 enum qr_shape {
     QR_SHAPE_PLAIN = 0, /* crop at its working scale */
+    QR_SHAPE_DEBLURRED, /* the plain crop with a motion smear measured and taken out (deblur.h) */
     QR_SHAPE_RECTIFIED, /* straightened through its grid (qr_grid.h): tilt, shear;
                          * the filters below then work on this picture */
     QR_SHAPE_NORMALIZED,
