@@ -20,8 +20,11 @@
 /* A pair's guessed third finder must make this share of the timing and
  * alignment modules right: a wrong guess scores about half. */
 #define PAIR_MIN_SCORE 0.8f
-/* Moves per step size when a guessed finder is moved into place. */
+/* Moves per step size when a guessed finder is moved into place, and the
+ * score a guess must have to be moved at all (a wrong one scores about half;
+ * moving it would cost a few hundred fits for nothing). */
 #define REFINE_MOVES 4
+#define REFINE_MIN_SCORE 0.6f
 /* How many look-alikes of the alignment pattern are weighed. */
 #define ALIGN_KEEP 6
 /* The symbol sizes tried around the finders' estimate: under strong
@@ -396,11 +399,12 @@ static int fit_guess(const struct frame *f, struct qr_candidate *t, int role, st
     if (fit_triple(f, t, g, &set) != 0)
         return -1;
     struct qr_candidate first = *t;
-    refine_guess(f, t, role, g);
+    if (g->score >= REFINE_MIN_SCORE)
+        refine_guess(f, t, role, g);
     struct frame_axes a = axes_of(&first);
     struct qr_grid likeliest;
     float at[2] = { set.n > 0 ? set.at[0].x : 0, set.n > 0 ? set.at[0].y : 0 };
-    if (set.n > 0 && fit_dim(f, &a, g->dim, first.inverted, at, &likeliest)) {
+    if (set.n > 0 && fit_dim(f, &a, g->dim, first.inverted, at, &likeliest) && likeliest.score >= REFINE_MIN_SCORE) {
         refine_guess(f, &first, role, &likeliest);
         if (likeliest.score > g->score)
             *g = likeliest, *t = first;
