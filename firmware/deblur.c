@@ -14,10 +14,11 @@
 /* The largest FFT side: planes of DEBLUR_MAX_SIDE plus room for the smear. */
 #define FFT_MAX 1024
 /* Estimation looks at a square part of the crop, zero-padded to a side of
- * est_fft so that lags up to EST_PAD do not wrap around: 224 px in 256 for
- * modules of 2.5 px and more, and 112 in 128 below (the whole-frame probe
- * on a halved frame): both span about 50 modules, the smaller at a quarter
- * of the cost (what keeps the probe within an empty frame's budget). */
+ * est_fft so that lags up to EST_PAD do not wrap around: 224 px in 256 on
+ * crops with modules of 2.5 px and more; 112 in 128 on smaller modules and
+ * for the quick look at a whole frame (deblur_estimate_frame), at a quarter
+ * of the cost: that look runs on every frame without a finder, and found
+ * the smear on all 100 generated motion frames all the same. */
 #define EST_FFT_LARGE 256
 #define EST_FFT_SMALL 128
 #define EST_SMALL_BELOW_MODULE_PX 2.5f
@@ -30,6 +31,8 @@
 
 struct deblur {
     int est_fft;    /* the estimate's plane side, for this call */
+    float taper_x[EST_FFT_LARGE], taper_y[EST_FFT_LARGE]; /* the window's, for this call */
+    struct gray_rect where; /* the last estimate's window */
     float *plane;   /* complex values, re/im interleaved */
     size_t cap;     /* complex values the plane holds */
     float lines[COLUMN_BLOCK][2 * FFT_MAX]; /* columns of the plane */
@@ -51,6 +54,11 @@ int deblur_open(struct deblur **out)
         d->sin_t[k] = (float)sin(t);
     }
     return 0;
+}
+
+struct gray_rect deblur_where(const struct deblur *d)
+{
+    return d->where;
 }
 
 void deblur_close(struct deblur *d)
@@ -228,22 +236,22 @@ static float taper(int i, int n)
 }
 
 /* Central differences, clamped at the crop's border. */
-static void gradient(const struct gray_buf *b, int x, int y, float *gx, float *gy)
+static void gradient(const struct frame *b, int x, int y, float *gx, float *gy)
 {
-    const uint8_t *p = b->pixels + (size_t)y * (size_t)b->width;
+    const uint8_t *p = b->pixels + (size_t)y * (size_t)b->stride;
     int l = x > 0 ? x - 1 : x, r = x + 1 < b->width ? x + 1 : x;
-    int u = y > 0 ? -b->width : 0, d = y + 1 < b->height ? b->width : 0;
+    int u = y > 0 ? -b->stride : 0, d = y + 1 < b->height ? b->stride : 0;
     *gx = 0.5f * (float)(p[r] - p[l]);
     *gy = 0.5f * (float)(p[x + d] - p[x + u]);
 }
 
 /* The structure tensor's minor axis, in [0, pi). */
-static float smear_direction(const struct gray_buf *b, struct window w, float *anisotropy)
+static float smear_direction(const struct deblur *d, const struct frame *b, struct window w, float *anisotropy)
 {
     double xx = 0, yy = 0, xy = 0;
     for (int y = 0; y < w.h; y++)
         for (int x = 0; x < w.w; x++) {
-            float gx, gy, t = taper(x, w.w) * taper(y, w.h);
+            float gx, gy, t = d->taper_x[x] * d->taper_y[y];
             gradient(b, w.x0 + x, w.y0 + y, &gx, &gy);
             xx += t * gx * gx, yy += t * gy * gy, xy += t * gx * gy;
         }
@@ -255,24 +263,38 @@ static float smear_direction(const struct gray_buf *b, struct window w, float *a
 
 /* Sum of |dx| + |dy| over each BLOCK x BLOCK block of b, into the plane's
  * first nbx * nby floats. */
-static void block_activity(struct deblur *d, const struct gray_buf *b, int nbx, int nby)
+/* Edge activity per BLOCK x BLOCK block into the plane, then its summed-area
+ * table (nbx + 1) x (nby + 1) after it. Every second row is enough to choose
+ * a window: on a whole 1280x720 frame this was most of the estimate's time. */
+static float *block_activity(struct deblur *d, const struct frame *b, int nbx, int nby)
 {
-    float *e = d->plane;
+    float *e = d->plane, *sat = d->plane + (size_t)nbx * (size_t)nby;
     memset(e, 0, sizeof(float) * (size_t)nbx * (size_t)nby);
-    for (int y = 0; y < nby * BLOCK; y++) {
-        const uint8_t *p = b->pixels + (size_t)y * (size_t)b->width, *q = y + 1 < b->height ? p + b->width : p;
+    for (int y = 0; y < nby * BLOCK; y += 2) {
+        const uint8_t *p = b->pixels + (size_t)y * (size_t)b->stride, *q = y + 1 < b->height ? p + b->stride : p;
         float *row = e + (size_t)(y / BLOCK) * (size_t)nbx;
         for (int x = 0; x < nbx * BLOCK; x++) {
             int r = x + 1 < b->width ? x + 1 : x;
             row[x / BLOCK] += (float)(abs(p[r] - p[x]) + abs(q[x] - p[x]));
         }
     }
+    size_t w = (size_t)nbx + 1;
+    memset(sat, 0, sizeof(float) * w);
+    for (int y = 0; y < nby; y++) {
+        float run = 0;
+        sat[(size_t)(y + 1) * w] = 0;
+        for (int x = 0; x < nbx; x++) {
+            run += e[(size_t)y * (size_t)nbx + (size_t)x];
+            sat[(size_t)(y + 1) * w + (size_t)x + 1] = sat[(size_t)y * w + (size_t)x + 1] + run;
+        }
+    }
+    return sat;
 }
 
-/* Where to measure: the EST_SIDE square (or less, on a smaller crop) with
+/* Where to measure: the est_fft - EST_PAD square (or less, on a smaller crop) with
  * the most edges. On a crop that is the code; on a whole frame it is the
  * code or the card's print, smeared as much, and not the smooth desk. */
-static struct window busiest_window(struct deblur *d, const struct gray_buf *b)
+static struct window busiest_window(struct deblur *d, const struct frame *b)
 {
     int side = d->est_fft - EST_PAD;
     struct window w = { 0, 0, b->width < side ? b->width : side, b->height < side ? b->height : side };
@@ -281,14 +303,13 @@ static struct window busiest_window(struct deblur *d, const struct gray_buf *b)
         w.x0 = (b->width - w.w) / 2, w.y0 = (b->height - w.h) / 2;
         return w;
     }
-    block_activity(d, b, nbx, nby);
+    const float *sat = block_activity(d, b, nbx, nby);
+    size_t sw = (size_t)nbx + 1;
     float best = -1;
     for (int by = 0; by + wby <= nby; by++)
         for (int bx = 0; bx + wbx <= nbx; bx++) {
-            float sum = 0;
-            for (int y = by; y < by + wby; y++)
-                for (int x = bx; x < bx + wbx; x++)
-                    sum += d->plane[(size_t)y * (size_t)nbx + (size_t)x];
+            size_t y0 = (size_t)by * sw, y1 = (size_t)(by + wby) * sw;
+            float sum = sat[y1 + (size_t)(bx + wbx)] - sat[y0 + (size_t)(bx + wbx)] - sat[y1 + (size_t)bx] + sat[y0 + (size_t)bx];
             if (sum > best)
                 best = sum, w.x0 = bx * BLOCK, w.y0 = by * BLOCK;
         }
@@ -299,7 +320,7 @@ static struct window busiest_window(struct deblur *d, const struct gray_buf *b)
 
 /* The derivative along (c, s), tapered, into the plane's real parts, the
  * rest of the est_fft x est_fft plane zero so that lags do not wrap. */
-static void load_derivative(struct deblur *d, const struct gray_buf *b, struct window w, float c, float s)
+static void load_derivative(struct deblur *d, const struct frame *b, struct window w, float c, float s)
 {
     const int n = d->est_fft;
     memset(d->plane, 0, 2 * sizeof(float) * (size_t)n * (size_t)n);
@@ -307,7 +328,7 @@ static void load_derivative(struct deblur *d, const struct gray_buf *b, struct w
         for (int x = 0; x < w.w; x++) {
             float gx, gy;
             gradient(b, w.x0 + x, w.y0 + y, &gx, &gy);
-            d->plane[2 * ((size_t)y * (size_t)n + (size_t)x)] = (c * gx + s * gy) * taper(x, w.w) * taper(y, w.h);
+            d->plane[2 * ((size_t)y * (size_t)n + (size_t)x)] = (c * gx + s * gy) * d->taper_x[x] * d->taper_y[y];
         }
 }
 
@@ -358,17 +379,25 @@ static float dip_lag(const struct deblur *d, float c, float s, float max_lag)
     return den > 0 ? at + 0.5f * LAG_STEP * (lo - hi) / den : at;
 }
 
-int deblur_estimate(struct deblur *d, const struct gray_buf *b, float module_px, float *length_px, float *angle_rad)
+/* est_fft: the plane side (EST_FFT_SMALL or EST_FFT_LARGE). */
+static int estimate(struct deblur *d, const struct frame *b, int est_fft, float module_px, float *length_px,
+                    float *angle_rad)
 {
     if (!d || !b || !b->pixels || !length_px || !angle_rad || b->width < EST_MIN_SIDE ||
-        b->height < EST_MIN_SIDE || b->width > DEBLUR_MAX_SIDE || b->height > DEBLUR_MAX_SIDE ||
-        !(module_px >= 1.5f && module_px <= 32.0f))
+        b->height < EST_MIN_SIDE || b->width > DEBLUR_ESTIMATE_MAX_SIDE || b->height > DEBLUR_ESTIMATE_MAX_SIDE ||
+        b->stride < b->width || !(module_px >= 1.5f && module_px <= 32.0f))
         return -1;
-    d->est_fft = module_px < EST_SMALL_BELOW_MODULE_PX ? EST_FFT_SMALL : EST_FFT_LARGE;
+    d->est_fft = est_fft;
     if (plane(d, (size_t)d->est_fft * (size_t)d->est_fft) != 0)
         return -1;
     struct window w = busiest_window(d, b);
-    float anisotropy, a = smear_direction(b, w, &anisotropy);
+    d->where = (struct gray_rect){ w.x0, w.y0, w.x0 + w.w, w.y0 + w.h };
+    /* The taper once per call, not per pixel (cosf in the border band). */
+    for (int i = 0; i < w.w; i++)
+        d->taper_x[i] = taper(i, w.w);
+    for (int i = 0; i < w.h; i++)
+        d->taper_y[i] = taper(i, w.h);
+    float anisotropy, a = smear_direction(d, b, w, &anisotropy);
     if (anisotropy < MIN_ANISOTROPY)
         return -1;
     float c = cosf(a), s = sinf(a);
@@ -381,6 +410,21 @@ int deblur_estimate(struct deblur *d, const struct gray_buf *b, float module_px,
     *length_px = len;
     *angle_rad = a;
     return 0;
+}
+
+int deblur_estimate(struct deblur *d, const struct gray_buf *b, float module_px, float *length_px, float *angle_rad)
+{
+    if (!b || !b->pixels)
+        return -1;
+    struct frame f = gray_buf_frame(b);
+    int n = module_px < EST_SMALL_BELOW_MODULE_PX ? EST_FFT_SMALL : EST_FFT_LARGE;
+    return estimate(d, &f, n, module_px, length_px, angle_rad);
+}
+
+int deblur_estimate_frame(struct deblur *d, const struct frame *f, float module_px, float *length_px,
+                          float *angle_rad)
+{
+    return estimate(d, f, EST_FFT_SMALL, module_px, length_px, angle_rad);
 }
 
 /* ---- deconvolution -------------------------------------------------------- */

@@ -22,7 +22,7 @@ struct qr_reader {
     struct qr_decoder *dec;
     struct qr_locator *loc;
     struct deblur *deblur;
-    struct gray_buf base, work, small; /* small: the whole frame reduced, for the smear probe */
+    struct gray_buf base, work, small; /* small: the frame, then the deblurred region, for the smear probe */
     int64_t started_ms;
     int ncodes;
     struct qr_code codes[QR_MAX_CODES];
@@ -40,11 +40,13 @@ struct qr_reader {
  * size misjudged by 4 modules still fits. */
 #define RECTIFIED_MODULE_PX 4.0f
 #define RECTIFIED_MARGIN_MODULES 6.0f
-/* The smear probe works on the frame reduced to at most this width, and
- * takes a card's module to be about this wide at full size (the desk
- * distance the terminal is set up for). */
-#define PROBE_MAX_WIDTH 640
+/* The smear probe takes a card's module to be about this wide (the desk
+ * distance the terminal is set up for), and deblurs this much of the frame
+ * around where it measured the smear (a card and its surroundings at that
+ * distance, within deblur.h's limit). */
 #define PROBE_MODULE_PX 4.0f
+#define PROBE_REGION_W 640
+#define PROBE_REGION_H 480
 /* Redrawn symbols: 3 px per module is plenty for a picture without noise. */
 #define RESAMPLED_MODULE_PX 3
 /* Below this grid score (qr_grid.h) the grid's size or place is doubtful,
@@ -349,26 +351,27 @@ static void remember(struct qr_reader *r)
     r->track_age = 0;
 }
 
-/* Reads the candidates the locator found in the deblurred small picture:
- * each crop of the frame deblurred at full size (the smear scaled up). */
-static int read_smeared_candidates(struct qr_reader *r, const struct frame *f, const struct qr_candidate *cands,
-                                   int n, int den, float length, float angle)
+/* Reads what the locator finds in the deblurred region (a view; its
+ * top-left at (ox, oy) in the frame): each candidate's crop of it, or the
+ * whole region when the locator finds nothing even there. */
+static int read_deblurred_region(struct qr_reader *r, const struct frame *region, int ox, int oy)
 {
+    struct qr_candidate cands[QR_LOCATE_MAX];
+    int n = qr_locate(r->loc, region, cands, QR_LOCATE_MAX);
+    if (n <= 0)
+        cands[0].rect = (struct gray_rect){ 0, 0, region->width, region->height }, cands[0].inverted = false, n = 1;
     for (int i = 0; i < n && !out_of_time(r); i++) {
-        struct qr_candidate c = cands[i];
-        c.rect = (struct gray_rect){ c.rect.x0 * den, c.rect.y0 * den, c.rect.x1 * den, c.rect.y1 * den };
-        struct crop crop = { c.rect, 1, 1, c.inverted, { 0 } };
+        struct gray_rect in = cands[i].rect;
+        struct crop crop = { { in.x0 + ox, in.y0 + oy, in.x1 + ox, in.y1 + oy }, 1, 1, cands[i].inverted, { 0 } };
         scale_map(&crop);
-        if (gray_crop_scale(f, crop.rect, 1, 1, &r->work) != 0)
+        if (gray_crop_scale(region, in, 1, 1, &r->base) != 0)
             continue;
         if (crop.inverted)
-            gray_invert(&r->work);
-        if (deblur_motion(r->deblur, &r->work, length * (float)den, angle) != 0)
-            continue;
-        struct frame view = gray_buf_frame(&r->work);
+            gray_invert(&r->base);
+        struct frame view = gray_buf_frame(&r->base);
         int got = qr_decoder_scan(r->dec, &view);
         r->stats.attempts++;
-        r->stats.zbar_pixels += (long)r->work.width * r->work.height;
+        r->stats.zbar_pixels += (long)r->base.width * r->base.height;
         if (got < 0)
             return got;
         if (got > 0 && r->stats.read_by < 0)
@@ -378,25 +381,44 @@ static int read_smeared_candidates(struct qr_reader *r, const struct frame *f, c
     return 0;
 }
 
+/* The PROBE_REGION around the centre of rect, moved inside the frame. */
+static struct gray_rect probe_region(const struct frame *f, struct gray_rect rect)
+{
+    int w = f->width < PROBE_REGION_W ? f->width : PROBE_REGION_W;
+    int h = f->height < PROBE_REGION_H ? f->height : PROBE_REGION_H;
+    int x0 = (rect.x0 + rect.x1) / 2 - w / 2, y0 = (rect.y0 + rect.y1) / 2 - h / 2;
+    x0 = x0 < 0 ? 0 : x0 + w > f->width ? f->width - w : x0;
+    y0 = y0 < 0 ? 0 : y0 + h > f->height ? f->height - h : y0;
+    return (struct gray_rect){ x0, y0, x0 + w, y0 + h };
+}
+
 /* No finder anywhere: a card moving across the picture smears them beyond
  * the locator's reach (it found none on 36 of 50 such frames it missed).
- * The frame, reduced to at most 640 px wide, is probed for a smear (about 2
- * ms, and no smear on any empty, clean or focus-blurred test frame); only a
- * smeared frame is deblurred, located again, and its crops deblurred at full
- * size for ZBar. */
+ * The frame (halved above 1920 px) is probed for a smear where it has the
+ * most edges (about 1.5 ms; no smear on any empty, clean or focus-blurred
+ * test frame); only a smeared frame has the region around that place
+ * deblurred and read. */
 static int read_smeared(struct qr_reader *r, const struct frame *f)
 {
-    int den = (f->width + PROBE_MAX_WIDTH - 1) / PROBE_MAX_WIDTH;
+    int den = (f->width + DEBLUR_ESTIMATE_MAX_SIDE - 1) / DEBLUR_ESTIMATE_MAX_SIDE;
     float length, angle;
-    if (den > 4 || gray_crop_scale(f, (struct gray_rect){ 0, 0, f->width, f->height }, 1, den, &r->small) != 0 ||
-        deblur_estimate(r->deblur, &r->small, PROBE_MODULE_PX / (float)den, &length, &angle) != 0 ||
-        deblur_motion(r->deblur, &r->small, length, angle) != 0)
+    struct frame probe = *f;
+    if (den > 1) {
+        if (den > 4 || gray_crop_scale(f, (struct gray_rect){ 0, 0, f->width, f->height }, 1, den, &r->small) != 0)
+            return 0;
+        probe = gray_buf_frame(&r->small);
+    }
+    if (deblur_estimate_frame(r->deblur, &probe, PROBE_MODULE_PX / (float)den, &length, &angle) != 0)
         return 0;
     r->stats.smeared = true;
+    struct gray_rect at = deblur_where(r->deblur);
+    at = (struct gray_rect){ at.x0 * den, at.y0 * den, at.x1 * den, at.y1 * den };
+    struct gray_rect region = probe_region(f, at);
+    if (gray_crop_scale(f, region, 1, 1, &r->small) != 0 ||
+        deblur_motion(r->deblur, &r->small, length * (float)den, angle) != 0)
+        return 0;
     struct frame view = gray_buf_frame(&r->small);
-    struct qr_candidate cands[QR_LOCATE_MAX];
-    int n = qr_locate(r->loc, &view, cands, QR_LOCATE_MAX);
-    return n > 0 ? read_smeared_candidates(r, f, cands, n, den, length, angle) : 0;
+    return read_deblurred_region(r, &view, region.x0, region.y0);
 }
 
 int qr_reader_scan(struct qr_reader *r, const struct frame *f)

@@ -29,6 +29,8 @@
 /* The largest side either call takes: the filter works on planes of a power
  * of two side, at most 1024, with room for the smear. */
 #define DEBLUR_MAX_SIDE 960
+/* The estimate only looks at a window: it takes whole frames up to this. */
+#define DEBLUR_ESTIMATE_MAX_SIDE 1920
 
 struct deblur;
 
@@ -36,7 +38,7 @@ struct deblur;
 int deblur_open(struct deblur **out);
 void deblur_close(struct deblur *d);
 
-/* Measures the smear of b (48..DEBLUR_MAX_SIDE px a side) whose modules are
+/* Measures the smear of b (48..DEBLUR_ESTIMATE_MAX_SIDE px a side) whose modules are
  * about module_px wide (as the locator saw them, 1.5-32; a smear widens
  * them, which does no harm). It looks at the 224 x 224 px of b with the most
  * edges: on a crop around a code, the code; on a whole frame, the code or
@@ -47,6 +49,17 @@ void deblur_close(struct deblur *d);
  * caller then leaves the crop as it is. About 1.5 ms on a crop, 2-3 ms on a
  * VGA frame (x86, one core). */
 int deblur_estimate(struct deblur *d, const struct gray_buf *b, float module_px, float *length_px, float *angle_rad);
+
+/* A quicker look at a whole frame view (any stride, no copy): the same,
+ * over a window half as wide (112 px), which is enough to see a smear and
+ * costs a quarter; the terminal runs it on every frame without a finder. */
+int deblur_estimate_frame(struct deblur *d, const struct frame *b, float module_px, float *length_px,
+                          float *angle_rad);
+
+/* Where in b the last deblur_estimate() looked (the window with the most
+ * edges), whatever it returned: on a whole frame, where the code most
+ * likely is. */
+struct gray_rect deblur_where(const struct deblur *d);
 
 /* Takes a smear of length_px (DEBLUR_MIN_LENGTH_PX..DEBLUR_MAX_LENGTH_PX)
  * in direction angle_rad out of b, in place, holding back as much as b's

@@ -176,18 +176,20 @@ static void test_slanted_sharp_code_is_no_smear(void **state)
     gray_image_free(&img);
 }
 
-/* On a whole frame the estimate looks where the code is, not at the desk. */
+/* On a whole 1280x720 frame the estimate looks where the code is, not at
+ * the desk, and says where that was. */
 static void test_estimate_finds_the_code_in_a_larger_frame(void **state)
 {
     (void)state;
+    enum { W = 1280, H = 720, X0 = 900, Y0 = 400 };
     struct gray_image code, frame;
     smeared_code(&code, 8.0, 120, 5);
-    assert_int_equal(gray_image_alloc(&frame, 700, 500, 128), IMAGE_OK);
+    assert_int_equal(gray_image_alloc(&frame, W, H, 128), IMAGE_OK);
     struct rng r;
     rng_seed(&r, 8);
     img_add_noise(&frame, &r, 2.0);
     for (int y = 0; y < SIDE; y++)
-        memcpy(frame.pixels + (size_t)(220 + y) * 700 + 420, code.pixels + (size_t)y * SIDE, SIDE);
+        memcpy(frame.pixels + (size_t)(Y0 + y) * W + X0, code.pixels + (size_t)y * SIDE, SIDE);
     struct deblur *d = open_deblur();
     struct gray_buf b = { 0 };
     to_buf(&frame, &b);
@@ -195,6 +197,9 @@ static void test_estimate_finds_the_code_in_a_larger_frame(void **state)
     assert_int_equal(deblur_estimate(d, &b, MODULE_PX, &len, &ang), 0);
     assert_true(fabs(len - 8.0) < 1.0);
     assert_true(angle_apart(ang * 180.0 / PI, 120) < 8.0);
+    struct gray_rect where = deblur_where(d);
+    int cx = X0 + SIDE / 2, cy = Y0 + SIDE / 2;
+    assert_true(where.x0 <= cx && cx < where.x1 && where.y0 <= cy && cy < where.y1);
     gray_buf_free(&b);
     deblur_close(d);
     gray_image_free(&code);
@@ -426,12 +431,17 @@ static void test_bad_input_is_refused(void **state)
     assert_int_equal(deblur_estimate(d, &no_pixels, MODULE_PX, &len, &ang), -1);
     assert_memory_equal(b.pixels, copy.pixels, (size_t)b.width * (size_t)b.height);
 
-    /* Too large for the planes: refused, not cut. */
+    /* Too large for the planes: refused, not cut; the estimate looks at a
+     * window and takes whole frames, up to its own limit. */
     struct gray_image big;
     assert_int_equal(gray_image_alloc(&big, DEBLUR_MAX_SIDE + 1, 64, 100), IMAGE_OK);
     struct gray_buf bb = { 0 };
     to_buf(&big, &bb);
     assert_int_equal(deblur_motion(d, &bb, 8.0f, 0.5f), -1);
+    assert_int_equal(deblur_estimate(d, &bb, MODULE_PX, &len, &ang), -1); /* flat: no smear */
+    gray_image_free(&big);
+    assert_int_equal(gray_image_alloc(&big, DEBLUR_ESTIMATE_MAX_SIDE + 1, 64, 100), IMAGE_OK);
+    to_buf(&big, &bb);
     assert_int_equal(deblur_estimate(d, &bb, MODULE_PX, &len, &ang), -1);
 
     /* The state still works after all that. */
