@@ -21,6 +21,7 @@
 
 #include "image_io.h"
 #include "qr_decode.h"
+#include "qr_reader.h"
 #include "text_utf8.h"
 
 /* Measured on 2026-11-27 with Debian 12's libzbar 0.23.92 (see docs/read-rate.md). */
@@ -67,11 +68,17 @@ static size_t as_utf8(const struct qr_code *c, char *out, size_t size)
     return rc == (size_t)-1 ? 0 : size - outleft;
 }
 
-static int decoded_matches(struct qr_decoder *dec, int n, const char *want, long want_len)
+/* The decoder's or the reader's codes: one of the two is NULL. */
+static const struct qr_code *code_of(struct qr_decoder *dec, struct qr_reader *rd, int i)
+{
+    return dec ? qr_decoder_code(dec, i) : qr_reader_code(rd, i);
+}
+
+static int decoded_matches(struct qr_decoder *dec, struct qr_reader *rd, int n, const char *want, long want_len)
 {
     static char text[65536];
     for (int i = 0; i < n; i++) {
-        size_t len = as_utf8(qr_decoder_code(dec, i), text, sizeof(text));
+        size_t len = as_utf8(code_of(dec, rd, i), text, sizeof(text));
         if ((long)len == want_len && memcmp(text, want, len) == 0)
             return 1;
     }
@@ -106,7 +113,7 @@ static void test_realworld_read_count(void **state)
         int found = qr_decoder_scan(dec, &f);
         assert_true(found >= 0);
         files++;
-        if (decoded_matches(dec, found, want, want_len))
+        if (decoded_matches(dec, NULL, found, want, want_len))
             read++;
         gray_image_free(&img);
     }
@@ -117,10 +124,62 @@ static void test_realworld_read_count(void **state)
     assert_true(read >= REALWORLD_MIN_READ);
 }
 
+/* The terminal's reader (locator, crops, retries; no time budget, as for a
+ * still picture) on the same photographs: it must read every photo bare
+ * ZBar reads, and may read more. */
+static void test_realworld_reader_reads_as_many(void **state)
+{
+    (void)state;
+    DIR *dir = opendir(data_dir());
+    if (!dir) {
+        print_message("realworld: %s not found; set REALWORLD_DIR\n", data_dir());
+        skip();
+    }
+    struct qr_decoder *dec;
+    struct qr_reader *rd;
+    char err[256];
+    struct qr_reader_opts opts = { .budget_ms = 0, .track_frames = 0 };
+    assert_int_equal(qr_decoder_open(&dec, err, sizeof(err)), 0);
+    assert_int_equal(qr_reader_open(&rd, &opts, err, sizeof(err)), 0);
+    static char want[65536];
+    int by_zbar = 0, by_reader = 0, lost = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".png") != 0)
+            continue;
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", data_dir(), e->d_name);
+        long want_len = read_expected(path, want, sizeof(want));
+        struct gray_image img;
+        if (want_len < 0 || image_load(path, &img, err, sizeof(err)) != IMAGE_OK)
+            fail_msg("realworld: cannot read %s or its .txt: %s", path, err);
+        struct frame f = gray_image_frame(&img);
+        int z = decoded_matches(dec, NULL, qr_decoder_scan(dec, &f), want, want_len);
+        qr_reader_forget(rd);
+        int found = qr_reader_scan(rd, &f);
+        assert_true(found >= 0);
+        int r = decoded_matches(NULL, rd, found, want, want_len);
+        by_zbar += z, by_reader += r;
+        if (z && !r) {
+            print_message("realworld: the reader misses %s, which bare ZBar reads\n", e->d_name);
+            lost++;
+        }
+        gray_image_free(&img);
+    }
+    closedir(dir);
+    qr_reader_close(rd);
+    qr_decoder_close(dec);
+    print_message("realworld: reader %d, bare ZBar %d of 137 photos read exactly\n", by_reader, by_zbar);
+    assert_int_equal(lost, 0);
+    assert_true(by_reader >= by_zbar);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_realworld_read_count),
+        cmocka_unit_test(test_realworld_reader_reads_as_many),
     };
     return cmocka_run_group_tests_name("realworld", tests, NULL, NULL);
 }
