@@ -15,7 +15,7 @@
 #define FFT_MAX 1024
 /* Estimation looks at a square part of the crop, zero-padded to a side of
  * est_fft so that lags up to EST_PAD do not wrap around: 224 px in 256 on
- * crops with modules of 2.5 px and more; 112 in 128 on smaller modules and
+ * crops with modules of 2.5 px and more; 96 in 128 on smaller modules and
  * for the quick look at a whole frame (deblur_estimate_frame), at a quarter
  * of the cost: that look runs on every frame without a finder, and found
  * the smear on all 100 generated motion frames all the same. */
@@ -224,6 +224,12 @@ static float freq(int k, int n)
 #define TAPER 16
 /* Blocks of BLOCK x BLOCK px rank the places to measure by their edges. */
 #define BLOCK 16
+/* busiest_window() keeps the block activities and their summed-area table
+ * in the plane: at DEBLUR_ESTIMATE_MAX_SIDE they must fit the smaller one. */
+_Static_assert((DEBLUR_ESTIMATE_MAX_SIDE / BLOCK) * (DEBLUR_ESTIMATE_MAX_SIDE / BLOCK) +
+                       (DEBLUR_ESTIMATE_MAX_SIDE / BLOCK + 1) * (DEBLUR_ESTIMATE_MAX_SIDE / BLOCK + 1) <=
+                   2 * EST_FFT_SMALL * EST_FFT_SMALL,
+               "the block grid outgrows the estimate's plane");
 
 struct window {
     int x0, y0, w, h;
@@ -261,8 +267,6 @@ static float smear_direction(const struct deblur *d, const struct frame *b, stru
     return a >= PI_F ? a - PI_F : a < 0 ? a + PI_F : a;
 }
 
-/* Sum of |dx| + |dy| over each BLOCK x BLOCK block of b, into the plane's
- * first nbx * nby floats. */
 /* Edge activity per BLOCK x BLOCK block into the plane, then its summed-area
  * table (nbx + 1) x (nby + 1) after it. Every second row is enough to choose
  * a window: on a whole 1280x720 frame this was most of the estimate's time. */
@@ -383,6 +387,8 @@ static float dip_lag(const struct deblur *d, float c, float s, float max_lag)
 static int estimate(struct deblur *d, const struct frame *b, int est_fft, float module_px, float *length_px,
                     float *angle_rad)
 {
+    if (d)
+        d->where = (struct gray_rect){ 0, 0, 0, 0 }; /* nothing looked at, unless below */
     if (!d || !b || !b->pixels || !length_px || !angle_rad || b->width < EST_MIN_SIDE ||
         b->height < EST_MIN_SIDE || b->width > DEBLUR_ESTIMATE_MAX_SIDE || b->height > DEBLUR_ESTIMATE_MAX_SIDE ||
         b->stride < b->width || !(module_px >= 1.5f && module_px <= 32.0f))

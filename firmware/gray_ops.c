@@ -66,8 +66,7 @@ static void copy_rect(const struct frame *src, struct gray_rect r, struct gray_b
 }
 
 /* The common halving with shifts: a division per pixel doubled its cost
- * (measured on 1280x720, where every empty frame is halved for the smear
- * probe). */
+ * (measured halving 1280x720 frames). */
 static void halve_rect(const struct frame *src, struct gray_rect r, struct gray_buf *dst)
 {
     for (int y = 0; y < dst->height; y++) {

@@ -18,8 +18,12 @@
  * below, noise makes patterns of its own. */
 #define ALIGN_MIN_CONTRAST 16.0f
 /* A pair's guessed third finder must make this share of the timing and
- * alignment modules right: a wrong guess scores about half. */
-#define PAIR_MIN_SCORE 0.8f
+ * alignment modules right (a wrong guess scores about half), on a symbol of
+ * at least PAIR_MIN_DIM modules: the best of the ~1,800 fits a pair gets
+ * scored 1.0 on random blocks when version 1 (10 timing modules) was
+ * allowed. Cards are version 5 and up. */
+#define PAIR_MIN_SCORE 0.9f
+#define PAIR_MIN_DIM 25
 /* Moves per step size when a guessed finder is moved into place, and the
  * score a guess must have to be moved at all (a wrong one scores about half;
  * moving it would cost a few hundred fits for nothing). */
@@ -319,14 +323,17 @@ static int estimate_dim(const struct frame_axes *a, float module_px)
     }
 }
 
-static int fit_triple(const struct frame *f, const struct qr_candidate *c, struct qr_grid *g, struct align_set *set)
+/* min_dim: the smallest size tried (a pair's guesses skip version 1, whose
+ * ten timing modules a wrong guess matches by chance). */
+static int fit_triple(const struct frame *f, const struct qr_candidate *c, int min_dim, struct qr_grid *g,
+                      struct align_set *set)
 {
     struct frame_axes a = axes_of(c);
     /* Finders (nearly) on one line or too close for a symbol; NaN fails too. */
     if (!(fabsf(a.ax * a.by - a.ay * a.bx) >= 64 * c->module_px * c->module_px))
         return -1;
     int dim0 = estimate_dim(&a, c->module_px);
-    if (dim0 < DIM_MIN - 16 || dim0 > DIM_MAX + 8)
+    if (dim0 < 0 || dim0 > DIM_MAX + 8)
         return -1;
     set->n = 0;
     if (dim0 >= 25)
@@ -338,7 +345,7 @@ static int fit_triple(const struct frame *f, const struct qr_candidate *c, struc
             int dim = dim0 + dim_tries[d];
             struct qr_grid t;
             /* Version 1 has no alignment pattern: what was found is data. */
-            if (dim < DIM_MIN || dim > DIM_MAX || (k < set->n && dim < 25))
+            if (dim < min_dim || dim > DIM_MAX || (k < set->n && dim < 25))
                 continue;
             float at[2] = { k < set->n ? set->at[k].x : 0, k < set->n ? set->at[k].y : 0 };
             if (!fit_dim(f, &a, dim, c->inverted, k < set->n ? at : NULL, &t))
@@ -396,15 +403,20 @@ static void refine_guess(const struct frame *f, struct qr_candidate *t, int role
 static int fit_guess(const struct frame *f, struct qr_candidate *t, int role, struct qr_grid *g)
 {
     struct align_set set;
-    if (fit_triple(f, t, g, &set) != 0)
+    if (fit_triple(f, t, PAIR_MIN_DIM, g, &set) != 0)
         return -1;
     struct qr_candidate first = *t;
+    float ax, ay;
+    bool used_likeliest = set.n > 0 && g->aligned &&
+                          qr_grid_point(g->map, (float)g->dim - 6.5f, (float)g->dim - 6.5f, &ax, &ay) &&
+                          hypotf(ax - set.at[0].x, ay - set.at[0].y) < 0.5f;
     if (g->score >= REFINE_MIN_SCORE)
         refine_guess(f, t, role, g);
     struct frame_axes a = axes_of(&first);
     struct qr_grid likeliest;
     float at[2] = { set.n > 0 ? set.at[0].x : 0, set.n > 0 ? set.at[0].y : 0 };
-    if (set.n > 0 && fit_dim(f, &a, g->dim, first.inverted, at, &likeliest) && likeliest.score >= REFINE_MIN_SCORE) {
+    if (set.n > 0 && !used_likeliest && fit_dim(f, &a, g->dim, first.inverted, at, &likeliest) &&
+        likeliest.score >= REFINE_MIN_SCORE) {
         refine_guess(f, &first, role, &likeliest);
         if (likeliest.score > g->score)
             *g = likeliest, *t = first;
@@ -449,7 +461,7 @@ int qr_grid_fit(const struct frame *f, const struct qr_candidate *c, struct qr_g
         return -1;
     struct align_set set;
     if (c->nfinders == 3)
-        return fit_triple(f, c, g, &set);
+        return fit_triple(f, c, DIM_MIN, g, &set);
     return c->nfinders == 2 ? fit_pair(f, c, g) : -1;
 }
 
@@ -493,9 +505,11 @@ static bool module_is_dark(const uint8_t *val, int dim, int x, int y, int gmin, 
 int qr_grid_resample(const struct frame *f, const struct qr_grid *g, bool inverted, int px, struct gray_buf *out)
 {
     uint8_t val[DIM_MAX * DIM_MAX];
-    int dim = g->dim, side = (dim + 8) * px;
-    if (dim < DIM_MIN || dim > DIM_MAX || (dim - 17) % 4 != 0 || px < 1 || px > 8 ||
-        !sample_modules(f, g, inverted, val) || gray_buf_resize(out, side, side) != 0)
+    int dim = g->dim;
+    if (dim < DIM_MIN || dim > DIM_MAX || (dim - 17) % 4 != 0 || px < 1 || px > 8)
+        return -1;
+    int side = (dim + 8) * px;
+    if (!sample_modules(f, g, inverted, val) || gray_buf_resize(out, side, side) != 0)
         return -1;
     int apos[7], napos = alignment_positions((dim - 17) / 4, apos);
     int gmin = 255, gmax = 0;

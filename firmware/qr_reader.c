@@ -145,8 +145,11 @@ static void keep_codes(struct qr_reader *r, int n, const struct crop *c)
         dst->inverted = c->inverted;
         for (int k = 0; k < dst->ncorners; k++) {
             float x, y;
-            if (!qr_grid_point(c->to_src, (float)src->corners[k].x, (float)src->corners[k].y, &x, &y))
-                x = (float)src->corners[k].x, y = (float)src->corners[k].y; /* cannot happen: maps are fitted in front */
+            if (!qr_grid_point(c->to_src, (float)src->corners[k].x, (float)src->corners[k].y, &x, &y) ||
+                !(fabsf(x) < 1e6f && fabsf(y) < 1e6f)) {
+                dst->ncorners = 0; /* a degenerate map: no outline rather than a wrong one */
+                break;
+            }
             dst->corners[k].x = (int)lroundf(x);
             dst->corners[k].y = (int)lroundf(y);
         }
@@ -233,7 +236,8 @@ static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f,
         /* The estimate gives up in a millisecond or two on a crop that is
          * not smeared: then no ZBar call. */
         float length, angle;
-        if (r->base_rectified || deblur_estimate(r->deblur, &r->base, working, &length, &angle) != 0)
+        if (r->base_rectified || r->base.width > DEBLUR_MAX_SIDE || r->base.height > DEBLUR_MAX_SIDE ||
+            deblur_estimate(r->deblur, &r->base, working, &length, &angle) != 0)
             return NULL;
         return gray_copy(&r->work, &r->base) == 0 && deblur_motion(r->deblur, &r->work, length, angle) == 0
                    ? &r->work
@@ -243,8 +247,14 @@ static struct gray_buf *shape_buffer(struct qr_reader *r, const struct frame *f,
         /* A pair's grid rests on a guessed finder: the filters keep to the
          * plain crop there (measured: one glare frame in 100 lost else). */
         bool whole = cand->nfinders == 3;
-        struct gray_buf *b = rectify(r, f, cand, used, whole ? &r->base : &r->work);
-        if (b && whole) {
+        struct gray_buf *b = rectify(r, f, cand, used, &r->work);
+        /* A doubtful grid (part of it outside the frame, a wrong size) would
+         * only distort what the filters work on. */
+        if (b && whole && r->grid.score >= RESAMPLE_MIN_SCORE) {
+            struct gray_buf t = r->base; /* the rectified picture becomes the base */
+            r->base = r->work;
+            r->work = t;
+            b = &r->base;
             *base = *used;
             r->base_rectified = true;
         }
@@ -338,7 +348,7 @@ static bool inside_read_code(const struct qr_reader *r, const struct gray_rect *
 
 /* The first code's outline, widened by two thirds of its size, is where to
  * look next frame if the locator comes back empty. */
-static void remember(struct qr_reader *r)
+static void remember(struct qr_reader *r, const struct frame *f)
 {
     const struct qr_code *c = &r->codes[0];
     struct gray_rect b;
@@ -347,7 +357,12 @@ static void remember(struct qr_reader *r)
     int x0 = b.x0, x1 = b.x1, y0 = b.y0, y1 = b.y1;
     int mx = (x1 - x0) / 3 + 8, my = (y1 - y0) / 3 + 8;
     float module = (float)(x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0) / 29.0f; /* a version-3 size guess */
-    r->track = (struct qr_candidate){ { x0 - mx, y0 - my, x1 + mx, y1 + my }, module, c->inverted, 0, { { 0, 0 } } };
+    /* Clipped here: the crop's map is built from the rect as stored, and an
+     * unclipped corner would shift the outline read there. */
+    struct gray_rect t = { x0 - mx, y0 - my, x1 + mx, y1 + my };
+    t.x0 = t.x0 < 0 ? 0 : t.x0, t.y0 = t.y0 < 0 ? 0 : t.y0;
+    t.x1 = t.x1 > f->width ? f->width : t.x1, t.y1 = t.y1 > f->height ? f->height : t.y1;
+    r->track = (struct qr_candidate){ t, module, c->inverted, 0, { { 0, 0 } } };
     r->track_age = 0;
 }
 
@@ -394,29 +409,33 @@ static struct gray_rect probe_region(const struct frame *f, struct gray_rect rec
 
 /* No finder anywhere: a card moving across the picture smears them beyond
  * the locator's reach (it found none on 36 of 50 such frames it missed).
- * The frame (halved above 1920 px) is probed for a smear where it has the
+ * The frame (halved when a side exceeds 1920 px) is probed for a smear where it has the
  * most edges (about 1.5 ms; no smear on any empty, clean or focus-blurred
  * test frame); only a smeared frame has the region around that place
  * deblurred and read. */
 static int read_smeared(struct qr_reader *r, const struct frame *f)
 {
-    int den = (f->width + DEBLUR_ESTIMATE_MAX_SIDE - 1) / DEBLUR_ESTIMATE_MAX_SIDE;
+    int side = f->width > f->height ? f->width : f->height;
+    int den = (side + DEBLUR_ESTIMATE_MAX_SIDE - 1) / DEBLUR_ESTIMATE_MAX_SIDE;
     float length, angle;
     struct frame probe = *f;
+    /* Beyond halving, modules come out under the 1.5 px the estimate needs. */
+    if (den > 2)
+        return 0;
     if (den > 1) {
-        if (den > 4 || gray_crop_scale(f, (struct gray_rect){ 0, 0, f->width, f->height }, 1, den, &r->small) != 0)
+        if (gray_crop_scale(f, (struct gray_rect){ 0, 0, f->width, f->height }, 1, den, &r->small) != 0)
             return 0;
         probe = gray_buf_frame(&r->small);
     }
     if (deblur_estimate_frame(r->deblur, &probe, PROBE_MODULE_PX / (float)den, &length, &angle) != 0)
         return 0;
-    r->stats.smeared = true;
     struct gray_rect at = deblur_where(r->deblur);
     at = (struct gray_rect){ at.x0 * den, at.y0 * den, at.x1 * den, at.y1 * den };
     struct gray_rect region = probe_region(f, at);
     if (gray_crop_scale(f, region, 1, 1, &r->small) != 0 ||
         deblur_motion(r->deblur, &r->small, length * (float)den, angle) != 0)
         return 0;
+    r->stats.smeared = true;
     struct frame view = gray_buf_frame(&r->small);
     return read_deblurred_region(r, &view, region.x0, region.y0);
 }
@@ -468,7 +487,7 @@ int qr_reader_scan(struct qr_reader *r, const struct frame *f)
             return rc;
     }
     if (r->ncodes > 0)
-        remember(r);
+        remember(r, f);
     else if (r->track_age >= 0)
         r->track_age++;
     return r->ncodes;

@@ -40,9 +40,9 @@ void deblur_close(struct deblur *d);
 
 /* Measures the smear of b (48..DEBLUR_ESTIMATE_MAX_SIDE px a side) whose modules are
  * about module_px wide (as the locator saw them, 1.5-32; a smear widens
- * them, which does no harm). It looks at the 224 x 224 px of b with the most
- * edges: on a crop around a code, the code; on a whole frame, the code or
- * the card's print. Returns 0 with the smear's length and direction, or -1
+ * them, which does no harm). It looks at the 224 x 224 px of b (96 x 96
+ * for modules under 2.5 px) with the most edges: on a crop around a code,
+ * the code; on a whole frame, the code or the card's print. Returns 0 with the smear's length and direction, or -1
  * (outputs untouched) when the picture shows no clear smear (sharp, blurred
  * alike in every direction, or smeared by less than half a module, which
  * ZBar reads as it is), for a bad argument, or when out of memory: the
@@ -51,14 +51,15 @@ void deblur_close(struct deblur *d);
 int deblur_estimate(struct deblur *d, const struct gray_buf *b, float module_px, float *length_px, float *angle_rad);
 
 /* A quicker look at a whole frame view (any stride, no copy): the same,
- * over a window half as wide (112 px), which is enough to see a smear and
+ * over a smaller window (96 px), which is enough to see a smear and
  * costs a quarter; the terminal runs it on every frame without a finder. */
 int deblur_estimate_frame(struct deblur *d, const struct frame *b, float module_px, float *length_px,
                           float *angle_rad);
 
 /* Where in b the last deblur_estimate() looked (the window with the most
- * edges), whatever it returned: on a whole frame, where the code most
- * likely is. */
+ * edges), smear or not: on a whole frame, where the code most likely is.
+ * An empty rect when that call was refused before looking (bad argument,
+ * no memory). */
 struct gray_rect deblur_where(const struct deblur *d);
 
 /* Takes a smear of length_px (DEBLUR_MIN_LENGTH_PX..DEBLUR_MAX_LENGTH_PX)

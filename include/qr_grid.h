@@ -30,7 +30,8 @@ struct qr_grid {
     float map[9];  /* module coordinates -> frame pixels, as gray_warp() takes a map */
     bool aligned;  /* the fourth point is an alignment pattern seen in the frame */
     float score;   /* share of timing and alignment modules that read as the
-                    * standard has them, 0..1: near 1 right, about 0.5 wrong */
+                    * standard has them, 0..1: near 1 right, about 0.5 wrong,
+                    * 0 when the grid reaches outside the frame */
 };
 
 /* Fits the grid of a candidate with three finders, or with two (the third

@@ -245,6 +245,31 @@ static void test_pair_with_hidden_finder(void **state)
     assert_int_equal(qr_reader_last(r)->read_by, QR_SHAPE_RESAMPLED);
     qr_reader_close(r);
 
+    /* Two finders on random blocks the size of modules: among the ~1,800
+     * fits a pair gets, none may pass for a symbol (with version 1 allowed
+     * and a 0.8 floor, about half of such pairs did). */
+    enum { NW = 320 };
+    static uint8_t noise[NW * NW];
+    struct rng rr;
+    rng_seed(&rr, 77);
+    for (int row = 0; row < NW / 4; row++)
+        for (int col = 0; col < NW / 4; col++) {
+            uint8_t v = rng_range(&rr, 0, 1) < 0.5 ? 20 : 235;
+            for (int y = 0; y < 4; y++)
+                memset(noise + (size_t)(row * 4 + y) * NW + (size_t)col * 4, v, 4);
+        }
+    struct frame blocks = { NW, NW, NW, noise };
+    int accepted = 0;
+    for (int k = 0; k < 40; k++) {
+        float x0 = (float)rng_range(&rr, 60, 260), y0 = (float)rng_range(&rr, 60, 260);
+        float x1 = (float)rng_range(&rr, 60, 260), y1 = (float)rng_range(&rr, 60, 260);
+        if (hypotf(x1 - x0, y1 - y0) < 80)
+            continue;
+        struct qr_candidate p = { { 0, 0, NW, NW }, 4, false, 2, { { x0, y0 }, { x1, y1 }, { 0, 0 } } };
+        accepted += qr_grid_fit(&blocks, &p, &g) == 0;
+    }
+    assert_int_equal(accepted, 0);
+
     /* Two finders on a blank picture: no guess holds. */
     uint8_t blank[200 * 200];
     memset(blank, 200, sizeof(blank));
