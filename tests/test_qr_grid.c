@@ -77,6 +77,36 @@ static struct qr_candidate locate_one(const struct gray_image *img)
     return c[0];
 }
 
+/* The grid puts the symbol's four corners within tol px of where they are. */
+static void assert_corners_fit(const struct qr_grid *g, const struct scene *s, float tol)
+{
+    const float d = (float)s->dim;
+    const float at[4][2] = { { 0, 0 }, { d, 0 }, { d, d }, { 0, d } };
+    for (int k = 0; k < 4; k++) {
+        float fx, fy;
+        assert_true(qr_grid_point(g->map, at[k][0], at[k][1], &fx, &fy));
+        if (hypotf(fx - (float)s->corner[k].x, fy - (float)s->corner[k].y) > tol)
+            fail_msg("corner %d: fitted at (%.1f, %.1f), truly at (%.1f, %.1f)", k, fx, fy, s->corner[k].x,
+                     s->corner[k].y);
+    }
+}
+
+/* A reader without time budget that has read exactly the card from f, by
+ * the shape `by`; the caller closes it. */
+static struct qr_reader *read_card(const struct frame *f, enum qr_shape by)
+{
+    char err[256] = "";
+    struct qr_reader_opts opts = { .budget_ms = 0, .track_frames = 0 };
+    struct qr_reader *r = NULL;
+    assert_int_equal(qr_reader_open(&r, &opts, err, sizeof(err)), 0);
+    assert_int_equal(qr_reader_scan(r, f), 1);
+    const struct qr_code *code = qr_reader_code(r, 0);
+    assert_int_equal(code->len, strlen(card));
+    assert_memory_equal(code->data, card, code->len);
+    assert_int_equal(qr_reader_last(r)->read_by, by);
+    return r;
+}
+
 /* The fitted map puts every corner module within a third of a module of
  * where it is, and the far corner is where an affine map goes wrong. */
 static void test_tilted_symbol_grid(void **state)
@@ -92,17 +122,8 @@ static void test_tilted_symbol_grid(void **state)
     assert_true(g.aligned);
     assert_true(g.score >= 0.95f);
 
-    const float d = (float)s.dim;
-    const float at[4][2] = { { 0, 0 }, { d, 0 }, { d, d }, { 0, d } };
     float module = c.module_px;
-    for (int k = 0; k < 4; k++) {
-        float fx, fy;
-        assert_true(qr_grid_point(g.map, at[k][0], at[k][1], &fx, &fy));
-        float off = hypotf(fx - (float)s.corner[k].x, fy - (float)s.corner[k].y);
-        if (off > module / 2)
-            fail_msg("corner %d: fitted at (%.1f, %.1f), truly at (%.1f, %.1f)", k, fx, fy, s.corner[k].x,
-                     s.corner[k].y);
-    }
+    assert_corners_fit(&g, &s, module / 2);
     /* An affine map (a parallelogram through three corners) misses the far
      * corner by more than two modules: without the fourth point this test
      * would fail. */
@@ -125,14 +146,8 @@ static void test_tilted_symbol_reads_rectified(void **state)
     assert_int_equal(qr_decoder_scan(dec, &f), 0);
     qr_decoder_close(dec);
 
-    struct qr_reader_opts opts = { .budget_ms = 0, .track_frames = 0 };
-    struct qr_reader *r = NULL;
-    assert_int_equal(qr_reader_open(&r, &opts, err, sizeof(err)), 0);
-    assert_int_equal(qr_reader_scan(r, &f), 1);
+    struct qr_reader *r = read_card(&f, QR_SHAPE_RECTIFIED);
     const struct qr_code *code = qr_reader_code(r, 0);
-    assert_int_equal(code->len, strlen(card));
-    assert_memory_equal(code->data, card, code->len);
-    assert_int_equal(qr_reader_last(r)->read_by, QR_SHAPE_RECTIFIED);
     /* The outline comes back in frame pixels: each corner near its true place. */
     for (int k = 0; k < 4; k++) {
         float best = 1e9f;
@@ -225,25 +240,8 @@ static void test_pair_with_hidden_finder(void **state)
     struct qr_grid g;
     assert_int_equal(qr_grid_fit(&f, &c[0], &g), 0);
     assert_int_equal(g.dim, s.dim);
-    const float d = (float)s.dim;
-    const float at[4][2] = { { 0, 0 }, { d, 0 }, { d, d }, { 0, d } };
-    for (int k = 0; k < 4; k++) {
-        float fx, fy;
-        assert_true(qr_grid_point(g.map, at[k][0], at[k][1], &fx, &fy));
-        if (hypotf(fx - (float)s.corner[k].x, fy - (float)s.corner[k].y) > whole.module_px)
-            fail_msg("corner %d: fitted at (%.1f, %.1f), truly at (%.1f, %.1f)", k, fx, fy, s.corner[k].x,
-                     s.corner[k].y);
-    }
-    char err[256] = "";
-    struct qr_reader_opts opts = { .budget_ms = 0, .track_frames = 0 };
-    struct qr_reader *r = NULL;
-    assert_int_equal(qr_reader_open(&r, &opts, err, sizeof(err)), 0);
-    assert_int_equal(qr_reader_scan(r, &f), 1);
-    const struct qr_code *code = qr_reader_code(r, 0);
-    assert_int_equal(code->len, strlen(card));
-    assert_memory_equal(code->data, card, code->len);
-    assert_int_equal(qr_reader_last(r)->read_by, QR_SHAPE_RESAMPLED);
-    qr_reader_close(r);
+    assert_corners_fit(&g, &s, whole.module_px);
+    qr_reader_close(read_card(&f, QR_SHAPE_RESAMPLED));
 
     /* Two finders on random blocks the size of modules: among the ~1,800
      * fits a pair gets, none may pass for a symbol (with version 1 allowed
