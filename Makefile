@@ -150,6 +150,9 @@ bench:
 	@[ -f $(BUILD)/bench/frames/manifest.tsv ] || $(BUILD)/tools/make_frames $(BUILD)/bench/frames >/dev/null
 	@$(BUILD)/tools/bench_loop $(BUILD)/bench/frames/manifest.tsv --markdown $(BUILD)/bench/loop.md
 	@$(BUILD)/tools/bench_decode --markdown $(BUILD)/bench/decode.md
+	@echo "## Read rate per category: the reader, then bare ZBar (same frames)"
+	@$(BUILD)/tools/readrate $(BUILD)/bench/frames/manifest.tsv --markdown $(BUILD)/bench/read-rate.md
+	@$(BUILD)/tools/readrate $(BUILD)/bench/frames/manifest.tsv --decoder zbar --markdown $(BUILD)/bench/read-rate-zbar.md
 	@tools/bench-uplink.sh $(BUILD)
 
 fuzz: $(FUZZERS)
