@@ -156,6 +156,22 @@ static void keep_codes(struct qr_reader *r, int n, const struct crop *c)
     }
 }
 
+/* One ZBar call on view, counted; its codes kept through c's map, and
+ * `shape` (-1: none) recorded as what read the frame's first code. Returns
+ * how many codes ZBar found, or a negative qr_status. */
+static int scan_view(struct qr_reader *r, const struct frame *view, const struct crop *c, int shape)
+{
+    int n = qr_decoder_scan(r->dec, view);
+    r->stats.attempts++;
+    r->stats.zbar_pixels += (long)view->width * view->height;
+    if (n <= 0)
+        return n;
+    if (shape >= 0 && r->stats.read_by < 0)
+        r->stats.read_by = shape;
+    keep_codes(r, n, c);
+    return n;
+}
+
 /* The map of a buffer that shows the grid's modules at p px each after a
  * margin of `margin` modules: buffer pixel (x, y) -> module ((x + 0.5) / p -
  * margin, ...) -> frame. */
@@ -303,17 +319,9 @@ static int read_candidate(struct qr_reader *r, const struct frame *f, const stru
             continue;
         }
         struct frame view = gray_buf_frame(b);
-        int n = qr_decoder_scan(r->dec, &view);
-        r->stats.attempts++;
-        r->stats.zbar_pixels += (long)b->width * b->height;
-        if (n < 0)
+        int n = scan_view(r, &view, &c, s);
+        if (n != 0)
             return n;
-        if (n > 0) {
-            if (r->stats.read_by < 0)
-                r->stats.read_by = s;
-            keep_codes(r, n, &c);
-            return n;
-        }
     }
     return 0;
 }
@@ -384,14 +392,9 @@ static int read_deblurred_region(struct qr_reader *r, const struct frame *region
         if (crop.inverted)
             gray_invert(&r->base);
         struct frame view = gray_buf_frame(&r->base);
-        int got = qr_decoder_scan(r->dec, &view);
-        r->stats.attempts++;
-        r->stats.zbar_pixels += (long)r->base.width * r->base.height;
+        int got = scan_view(r, &view, &crop, QR_SHAPE_DEBLURRED);
         if (got < 0)
             return got;
-        if (got > 0 && r->stats.read_by < 0)
-            r->stats.read_by = QR_SHAPE_DEBLURRED;
-        keep_codes(r, got, &crop);
     }
     return 0;
 }
@@ -474,12 +477,9 @@ int qr_reader_scan(struct qr_reader *r, const struct frame *f)
     if (r->ncodes == 0 && n > 0 && !r->stats.tracked && !out_of_time(r)) {
         struct crop whole = { { 0, 0, f->width, f->height }, 1, 1, false, { 0 } };
         scale_map(&whole);
-        int rc = qr_decoder_scan(r->dec, f);
-        r->stats.attempts++;
-        r->stats.zbar_pixels += (long)f->width * f->height;
+        int rc = scan_view(r, f, &whole, -1);
         if (rc < 0)
             return rc;
-        keep_codes(r, rc, &whole);
     }
     if (r->ncodes == 0 && r->stats.candidates == 0 && !out_of_time(r)) {
         int rc = read_smeared(r, f);
