@@ -44,7 +44,7 @@ MBEDTLS_CFLAGS = $(shell $(PKG_CONFIG) --cflags mbedtls 2>/dev/null)
 MBEDTLS_LIBS = $(shell $(PKG_CONFIG) --libs mbedtls mbedx509 mbedcrypto 2>/dev/null || echo -lmbedtls -lmbedx509 -lmbedcrypto)
 PKG_LIBS = $(RPATH) $(shell $(PKG_CONFIG) --libs $(PKGS)) $(MBEDTLS_LIBS) -lpthread -lm
 # libgpiod's headers carry no version macro: take the major version from
-# pkg-config, as openocd and NUT do, and let drivers/gpio_gpiod.c choose.
+# pkg-config, as openocd and NUT do, and let drivers/gpio/gpio_gpiod.c choose.
 GPIOD_MAJOR = $(firstword $(subst ., ,$(shell $(PKG_CONFIG) --modversion libgpiod)))
 TOOL_LIBS = $(shell $(PKG_CONFIG) --libs $(TOOL_PKGS))
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) $(TOOL_PKGS))
@@ -55,14 +55,16 @@ CFLAGS ?= -O2 -g
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS := -O1 -g $(SAN)
 
-CLI_SRCS := $(wildcard firmware/main.c firmware/cmd_*.c)
-LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard firmware/*.c drivers/*.c))
+# The program is the CLI (firmware/cli/) over one library of everything else:
+# the base layer, the drivers and the firmware's subsystems (README: Layout).
+CLI_SRCS := $(wildcard firmware/cli/*.c)
+LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard base/*.c drivers/*/*.c firmware/*/*.c))
 TOOL_COMMON := $(wildcard tools/common/*.c)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
 TESTS := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(wildcard tests/test_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-HEADERS := $(wildcard include/*.h drivers/*.h tools/common/*.h tests/support/*.h)
+HEADERS := $(wildcard include/*/*.h drivers/*/*.h tools/common/*.h tests/support/*.h)
 
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))

@@ -12,7 +12,7 @@
 
 DEB_BUILD_ARCH_ := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_ARCH = $(or $(ARCH),$(DEB_BUILD_ARCH_))
-DEB_VERSION ?= $(shell sed -n 's/^\#define CCCD_VERSION "\(.*\)"/\1/p' firmware/main.c)
+DEB_VERSION ?= $(shell sed -n 's/^\#define CCCD_VERSION "\(.*\)"/\1/p' firmware/cli/main.c)
 DEB_TRIPLET_arm64 := aarch64-linux-gnu
 DEB_TRIPLET_armhf := arm-linux-gnueabihf
 DEB_CROSS = $(filter-out $(DEB_BUILD_ARCH_),$(DEB_ARCH))

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cccd_parse.h"
-#include "text_utf8.h"
+#include "card/cccd_parse.h"
+#include "card/text_utf8.h"
 
 static const struct cccd_parse_opts TODAY = {.today = {2026, 11, 27}};
 

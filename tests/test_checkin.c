@@ -9,9 +9,9 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "checkin.h"
-#include "config.h"
-#include "uplink.h"
+#include "delivery/checkin.h"
+#include "config/config.h"
+#include "delivery/uplink.h"
 
 static struct cccd_record sample(void)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <syslog.h>
 
-#include "config.h"
+#include "config/config.h"
 
 static struct config cfg;
 static char err[512];

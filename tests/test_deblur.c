@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "deblur.h"
-#include "image_io.h"
+#include "decode/deblur.h"
+#include "base/image_io.h"
 #include "imgops.h"
-#include "qr_decode.h"
+#include "decode/qr_decode.h"
 #include "qr_frame.h"
 #include "rng.h"
 

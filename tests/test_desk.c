@@ -8,8 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "desk.h"
+#include "base/clock.h"
+#include "loop/desk.h"
 #include "fake_gpio.h"
 
 #define G DESK_LINE(GPIO_GREEN)

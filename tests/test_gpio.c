@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../drivers/gpio_internal.h"
+#include "../drivers/gpio/gpio_internal.h"
 
 #define MS 1000000ull /* nanoseconds */
 

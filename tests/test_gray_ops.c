@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gray_ops.h"
+#include "decode/gray_ops.h"
 
 /* A frame over a caller's array (stride == width). */
 static struct frame view(const uint8_t *px, int w, int h)

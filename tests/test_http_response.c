@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http_response.h"
+#include "delivery/http_response.h"
 
 #define NOW 1764230400 /* 2025-11-27 08:00:00 UTC */
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "image_io.h"
+#include "base/image_io.h"
 
 static char dir[64];
 

@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "pixfmt.h"
+#include "base/pixfmt.h"
 
 static void test_names(void **state)
 {

@@ -10,8 +10,8 @@
 
 #include <zbar.h>
 
-#include "image_io.h"
-#include "qr_decode.h"
+#include "base/image_io.h"
+#include "decode/qr_decode.h"
 #include "qr_frame.h"
 
 /* A payload whose Vietnamese UTF-8 also passes ZBar's Big5 test: without

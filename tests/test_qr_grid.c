@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include "card_render.h"
-#include "image_io.h"
+#include "base/image_io.h"
 #include "imgops.h"
-#include "qr_decode.h"
-#include "qr_grid.h"
-#include "qr_locate.h"
-#include "qr_reader.h"
+#include "decode/qr_decode.h"
+#include "decode/qr_grid.h"
+#include "decode/qr_locate.h"
+#include "decode/qr_reader.h"
 #include "rng.h"
 
 /* A long address makes a version 9-10 symbol: the far corner moves most. */

@@ -11,12 +11,12 @@
 #include <string.h>
 
 #include "card_render.h"
-#include "clock.h"
-#include "image_io.h"
+#include "base/clock.h"
+#include "base/image_io.h"
 #include "imgops.h"
 #include "qr_frame.h"
-#include "qr_locate.h"
-#include "qr_reader.h"
+#include "decode/qr_locate.h"
+#include "decode/qr_reader.h"
 #include "rng.h"
 
 /* Vietnamese UTF-8 that ZBar's text mode would garble (test_qr_decode.c). */

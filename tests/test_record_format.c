@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "record_format.h"
+#include "card/record_format.h"
 
 static struct cccd_record sample(void)
 {

@@ -11,13 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "config.h"
-#include "desk.h"
+#include "base/clock.h"
+#include "config/config.h"
+#include "loop/desk.h"
 #include "fake_gpio.h"
-#include "image_io.h"
+#include "base/image_io.h"
 #include "qr_frame.h"
-#include "scan_loop.h"
+#include "loop/scan_loop.h"
 
 static const char *card_a = "079090001234|025123456|Ngô Bảo Châu|28061990|Nam|Số 12 Hoàng Hoa Thám, Hà Nội|15062021";
 static const char *card_bad = "079190001234|025123456|Ngô Bảo Châu|28061990|Nam|Hà Nội|15062021"; /* sex mismatch */

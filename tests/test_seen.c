@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-#include "seen.h"
+#include "loop/seen.h"
 
 static void test_presence_gap(void **state)
 {

@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "spool.h"
+#include "delivery/spool.h"
 
 #define MiB (1024u * 1024u)
 #define HDR 28

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
-#include "ini_edit.h"
-#include "sharpness.h"
+#include "base/frame.h"
+#include "config/ini_edit.h"
+#include "decode/sharpness.h"
 
 enum { SIDE = 96 };
 

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "text_utf8.h"
+#include "card/text_utf8.h"
 
 #define U8(s) ((const uint8_t *)(s))
 /* Length of a string literal, embedded NULs included. */

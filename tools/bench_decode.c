@@ -33,11 +33,11 @@
 
 #include "card_render.h"
 #include "cccd_gen.h"
-#include "image_io.h"
+#include "base/image_io.h"
 #include "imgops.h"
 #include "machine.h"
-#include "qr_decode.h"
-#include "qr_reader.h"
+#include "decode/qr_decode.h"
+#include "decode/qr_reader.h"
 #include "rng.h"
 
 enum { DEC_BARE, DEC_DEFAULTS, DEC_OURS, NDEC };
@@ -76,7 +76,7 @@ struct decoders {
     struct qr_reader *ours; /* the terminal's reader, its default budget and tracking */
 };
 
-/* What the project configures (firmware/qr_decode.c), without its wrapper. */
+/* What the project configures (firmware/decode/qr_decode.c), without its wrapper. */
 static zbar_image_scanner_t *bare_zbar(void)
 {
     zbar_image_scanner_t *sc = zbar_image_scanner_create();

@@ -22,13 +22,13 @@
 #include <unistd.h>
 #include <zbar.h>
 
-#include "camera.h"
-#include "config.h"
-#include "desk.h"
-#include "image_io.h"
-#include "log.h"
+#include "drivers/camera.h"
+#include "config/config.h"
+#include "loop/desk.h"
+#include "base/image_io.h"
+#include "base/log.h"
 #include "machine.h"
-#include "scan_loop.h"
+#include "loop/scan_loop.h"
 
 #define MAX_FRAMES 4096
 

@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "spool.h"
+#include "base/log.h"
+#include "delivery/spool.h"
 
 struct run {
     double per_s;      /* operations per second */

@@ -17,10 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "checkin.h"
-#include "log.h"
-#include "spool.h"
-#include "uplink.h"
+#include "delivery/checkin.h"
+#include "base/log.h"
+#include "delivery/spool.h"
+#include "delivery/uplink.h"
 
 static double now_s(void)
 {

@@ -14,7 +14,7 @@
 
 #include "card_render.h"
 #include "cccd_gen.h"
-#include "image_io.h"
+#include "base/image_io.h"
 #include "rng.h"
 
 #define SCALE 4

@@ -33,7 +33,7 @@
 
 #include "card_render.h"
 #include "cccd_gen.h"
-#include "image_io.h"
+#include "base/image_io.h"
 #include "imgops.h"
 #include "rng.h"
 #include "zbar_text.h"

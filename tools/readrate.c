@@ -31,10 +31,10 @@
 #include <unistd.h>
 #include <zbar.h>
 
-#include "image_io.h"
+#include "base/image_io.h"
 #include "machine.h"
-#include "qr_decode.h"
-#include "qr_reader.h"
+#include "decode/qr_decode.h"
+#include "decode/qr_reader.h"
 
 #define LINE_MAX_LEN 16384
 #define PAYLOAD_MAX 4096 /* bytes; a QR symbol holds at most 2953 */

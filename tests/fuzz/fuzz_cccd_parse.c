@@ -1,7 +1,7 @@
 /* fuzz_cccd_parse.c - libFuzzer target for cccd_parse().
  *
  * Any byte string must parse without a sanitizer report, and the result must
- * obey the contract of include/cccd_parse.h:
+ * obey the contract of include/card/cccd_parse.h:
  *   - the status is in range and has a code and messages;
  *   - on CCCD_OK every string is NUL-terminated inside its array, clean NFC
  *     UTF-8, trimmed and within bounds; the dates are real and in order; the
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cccd_parse.h"
-#include "text_utf8.h"
+#include "card/cccd_parse.h"
+#include "card/text_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

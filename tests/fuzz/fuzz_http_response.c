@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_response.h"
+#include "delivery/http_response.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

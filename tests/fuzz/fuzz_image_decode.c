@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image_io.h"
+#include "base/image_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

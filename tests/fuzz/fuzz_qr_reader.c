@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qr_locate.h"
-#include "qr_reader.h"
+#include "decode/qr_locate.h"
+#include "decode/qr_reader.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

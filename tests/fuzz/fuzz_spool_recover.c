@@ -22,8 +22,8 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "spool.h"
+#include "base/log.h"
+#include "delivery/spool.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

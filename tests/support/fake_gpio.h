@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "gpio.h"
+#include "drivers/gpio.h"
 
 struct fake_event {
     int64_t t_ms; /* clock_ms() when set */

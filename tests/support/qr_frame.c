@@ -4,7 +4,7 @@
 #include <qrencode.h>
 #include <string.h>
 
-#include "image_io.h"
+#include "base/image_io.h"
 
 int qr_frame_draw(struct gray_image *img, const char *payload, int scale, int x0, int y0)
 {

@@ -2,7 +2,7 @@
 #ifndef CCCD_QR_FRAME_H
 #define CCCD_QR_FRAME_H
 
-#include "frame.h"
+#include "base/frame.h"
 
 /* Draws payload as a QR code with `scale` px modules at (x0, y0) onto img,
  * encoded as typical encoders do, in mixed segments (digits in numeric

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "image_io.h"
+#include "base/image_io.h"
 
 #define PI 3.14159265358979323846
 

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "frame.h"
+#include "base/frame.h"
 #include "imgops.h"
 #include "rng.h"
 

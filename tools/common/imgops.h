@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "frame.h"
+#include "base/frame.h"
 #include "rng.h"
 
 /* A 3x3 projective transform, row-major: (x, y) -> (X/W, Y/W) with

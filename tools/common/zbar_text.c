@@ -5,7 +5,7 @@
 #include <string.h>
 #include <zbar.h>
 
-#include "image_io.h"
+#include "base/image_io.h"
 
 /* The symbol at 4 px per module on white: ZBar reads this every time, so any
  * difference is the text conversion, not the optics. */

@@ -42,7 +42,7 @@ stale() {
   return 1
 }
 
-headers=$(ls include/*.h tools/common/*.h)
+headers=$(ls include/*/*.h tools/common/*.h)
 
 for p in gpio-watch gpio-probe v4l2-grab; do
   # shellcheck disable=SC2086

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "card_render.h"
-#include "image_io.h"
+#include "base/image_io.h"
 #include "imgops.h"
 #include "rng.h"
 

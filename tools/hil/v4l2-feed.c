@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "image_io.h"
+#include "base/image_io.h"
 
 #define MAX_IMAGES 16
 #define CONTROL_POLL_MS 20

@@ -1,0 +1,59 @@
+/* main.c - cccd-reader: subcommand dispatch. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#ifndef CCCD_VERSION
+#define CCCD_VERSION "0.1.0"
+#endif
+
+static void usage(FILE *out)
+{
+    fputs("usage: cccd-reader COMMAND [OPTIONS]\n"
+          "\n"
+          "commands:\n"
+          "  scan [--json] [--show-pii] FILE...   decode the QR codes in PGM/PNG/JPEG pictures\n"
+          "  parse [--text] [--show-pii]           verify one card payload read from standard input\n"
+          "  run --config FILE [--once]            the terminal: camera, decoder, desk lights and buzzer\n"
+          "  doctor [--config FILE] [--json]       check camera, focus, GPIO, clock, certificates, server, queue\n"
+          "  provision --config FILE --dir DIR     make the device key and CSR; with --cert SIGNED.pem install it\n"
+          "  snapshot OUT.png [--config FILE]      one camera frame, QR codes outlined, sharpness written on it\n"
+          "  version                               print the version\n"
+          "\n"
+          "Personal data (ID number, name, birth date, address) is masked in text output\n"
+          "unless --show-pii is given. --json output is for programs and is never masked.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "scan") == 0)
+        return cmd_scan(argc - 2, argv + 2);
+    if (strcmp(cmd, "parse") == 0)
+        return cmd_parse(argc - 2, argv + 2);
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "doctor") == 0)
+        return cmd_doctor(argc - 2, argv + 2);
+    if (strcmp(cmd, "provision") == 0)
+        return cmd_provision(argc - 2, argv + 2);
+    if (strcmp(cmd, "snapshot") == 0)
+        return cmd_snapshot(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("cccd-reader %s\n", CCCD_VERSION);
+        return CLI_OK;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    fprintf(stderr, "cccd-reader: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return CLI_USAGE;
+}
