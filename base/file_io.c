@@ -1,4 +1,4 @@
-/* file_io.c - write-temp / fsync / rename / fsync-dir. */
+/* file_io.c - write-temp / fsync / rename / fsync-dir, and reading in full. */
 #include "base/file_io.h"
 
 #include <errno.h>
@@ -55,4 +55,21 @@ int file_replace(const char *path, const void *data, size_t len, mode_t mode, ch
     }
     fsync_dir_of(path);
     return 0;
+}
+
+ssize_t file_read_full(int fd, void *buf, size_t n, int64_t off)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = off < 0 ? read(fd, (char *)buf + got, n - got)
+                            : pread(fd, (char *)buf + got, n - got, (off_t)(off + (int64_t)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
 }

@@ -24,18 +24,18 @@ static void test_defaults(void **state)
 {
     (void)state;
     assert_int_equal(parse(""), 0);
-    assert_string_equal(cfg.camera.source, "v4l2:/dev/video0");
-    assert_int_equal(cfg.camera.width, 1280);
-    assert_int_equal(cfg.camera.height, 720);
-    assert_int_equal(cfg.camera.fps, 15);
-    assert_int_equal(cfg.camera.focus, -1);
+    assert_string_equal(cfg.scan.camera.source, "v4l2:/dev/video0");
+    assert_int_equal(cfg.scan.camera.width, 1280);
+    assert_int_equal(cfg.scan.camera.height, 720);
+    assert_int_equal(cfg.scan.camera.fps, 15);
+    assert_int_equal(cfg.scan.camera.focus, -1);
     assert_string_equal(cfg.gpio_backend, "null");
     assert_false(cfg.gpio.out[GPIO_GREEN].used);
     assert_true(cfg.gpio.button.active_low);
     assert_int_equal(cfg.gpio.debounce_ms, 30);
-    assert_int_equal(cfg.duplicate_window_s, 60);
-    assert_int_equal(cfg.decode_threads, 0);
-    assert_int_equal(cfg.decode_budget_ms, 150);
+    assert_int_equal(cfg.scan.duplicate_window_s, 60);
+    assert_int_equal(cfg.scan.decode_threads, 0);
+    assert_int_equal(cfg.scan.decode_budget_ms, 150);
     assert_int_equal(cfg.log_level, LOG_INFO);
     assert_true(cfg.device_id[0] != '\0');
 }
@@ -49,10 +49,10 @@ static void test_example_file_loads(void **state)
     config_defaults(&defaults);
     assert_int_equal(config_load("board/cccd-reader.conf", &cfg, err, sizeof(err)), 0);
     assert_string_equal(cfg.camera_source, defaults.camera_source);
-    assert_int_equal(cfg.camera.width, defaults.camera.width);
-    assert_int_equal(cfg.stall_timeout_ms, defaults.stall_timeout_ms);
+    assert_int_equal(cfg.scan.camera.width, defaults.scan.camera.width);
+    assert_int_equal(cfg.scan.stall_timeout_ms, defaults.scan.stall_timeout_ms);
     assert_int_equal(cfg.gpio.button.active_low, defaults.gpio.button.active_low);
-    assert_int_equal(cfg.duplicate_window_s, defaults.duplicate_window_s);
+    assert_int_equal(cfg.scan.duplicate_window_s, defaults.scan.duplicate_window_s);
     assert_int_equal(cfg.log_level, defaults.log_level);
 }
 
@@ -67,10 +67,10 @@ static void test_values_and_lines(void **state)
                            "[log]\nlevel = debug\n"),
                      0);
     assert_string_equal(cfg.device_id, "desk-07");
-    assert_string_equal(cfg.camera.source, "files:/tmp/x");
-    assert_int_equal(cfg.camera.width, 640);
-    assert_int_equal(cfg.camera.fps, 5);
-    assert_false(cfg.camera.loop);
+    assert_string_equal(cfg.scan.camera.source, "files:/tmp/x");
+    assert_int_equal(cfg.scan.camera.width, 640);
+    assert_int_equal(cfg.scan.camera.fps, 5);
+    assert_false(cfg.scan.camera.loop);
     assert_true(cfg.gpio.out[GPIO_GREEN].used);
     assert_string_equal(cfg.gpio.out[GPIO_GREEN].line, "GPIO17");
     assert_string_equal(cfg.gpio.out[GPIO_GREEN].chip, "pinctrl-rp1");
@@ -79,9 +79,9 @@ static void test_values_and_lines(void **state)
     assert_true(cfg.gpio.out[GPIO_BUZZER].active_low);
     assert_string_equal(cfg.gpio.button.chip, "pinctrl-rp1");
     assert_int_equal(cfg.button_action, BUTTON_MUTE);
-    assert_int_equal(cfg.duplicate_window_s, 0);
-    assert_int_equal(cfg.decode_threads, 3);
-    assert_int_equal(cfg.decode_budget_ms, 80);
+    assert_int_equal(cfg.scan.duplicate_window_s, 0);
+    assert_int_equal(cfg.scan.decode_threads, 3);
+    assert_int_equal(cfg.scan.decode_budget_ms, 80);
     assert_int_equal(cfg.log_level, LOG_DEBUG);
 }
 
@@ -136,8 +136,8 @@ static void test_relink_after_copy(void **state)
     assert_int_equal(parse("[camera]\nsource = files:/a\n"), 0);
     struct config copy = cfg;
     config_relink(&copy);
-    assert_ptr_equal(copy.camera.source, copy.camera_source);
-    assert_string_equal(copy.camera.source, "files:/a");
+    assert_ptr_equal(copy.scan.camera.source, copy.camera_source);
+    assert_string_equal(copy.scan.camera.source, "files:/a");
 }
 
 int main(void)

@@ -79,6 +79,13 @@ static int64_t nth_event(const struct fake_event *ev, int count, int line, bool 
     return -1;
 }
 
+/* Lets the pattern thread play for ms, then takes the output changes it made. */
+static int events_after(int ms, struct fake_event ev[64])
+{
+    sleep_ms(ms);
+    return fake_gpio_events(ev, 64);
+}
+
 static void assert_near(int64_t got, int64_t want)
 {
     if (got < want - SLACK_MS || got > want + SLACK_MS)
@@ -91,9 +98,8 @@ static void test_accepted_moves_the_lines(void **state)
     struct desk *d = open_desk(BUTTON_REPEAT);
     int64_t t0 = clock_ms();
     desk_show(d, DESK_ACCEPTED);
-    sleep_ms(1200);
     struct fake_event ev[64];
-    int n = fake_gpio_events(ev, 64);
+    int n = events_after(1200, ev);
     assert_near(nth_event(ev, n, GPIO_GREEN, true, 0) - t0, 0);
     assert_near(nth_event(ev, n, GPIO_BUZZER, true, 0) - t0, 0);
     assert_near(nth_event(ev, n, GPIO_BUZZER, false, 0) - t0, 150);
@@ -113,9 +119,8 @@ static void test_new_signal_cuts_the_old(void **state)
     desk_show(d, DESK_ACCEPTED);
     sleep_ms(300);
     desk_show(d, DESK_REJECTED);
-    sleep_ms(1200);
     struct fake_event ev[64];
-    int n = fake_gpio_events(ev, 64);
+    int n = events_after(1200, ev);
     assert_near(nth_event(ev, n, GPIO_GREEN, false, 0) - t0, 300);
     assert_near(nth_event(ev, n, GPIO_RED, true, 0) - t0, 300);
     assert_near(nth_event(ev, n, GPIO_RED, false, 0) - t0, 1300);
@@ -130,9 +135,8 @@ static void test_fault_blinks_until_cleared(void **state)
     desk_set_state(d, DESK_STATE_FAULT, true);
     sleep_ms(2200);
     desk_set_state(d, DESK_STATE_FAULT, false);
-    sleep_ms(700);
     struct fake_event ev[64];
-    int n = fake_gpio_events(ev, 64);
+    int n = events_after(700, ev);
     assert_near(nth_event(ev, n, GPIO_RED, true, 0) - t0, 0);
     assert_near(nth_event(ev, n, GPIO_RED, false, 0) - t0, 500);
     assert_near(nth_event(ev, n, GPIO_RED, true, 1) - t0, 1000);
@@ -149,9 +153,8 @@ static void test_offline_lights_amber(void **state)
     desk_set_state(d, DESK_STATE_OFFLINE, true);
     sleep_ms(100);
     desk_show(d, DESK_ACCEPTED); /* plays over the state */
-    sleep_ms(1200);
     struct fake_event ev[64];
-    int n = fake_gpio_events(ev, 64);
+    int n = events_after(1200, ev);
     int64_t amber_on = nth_event(ev, n, GPIO_AMBER, true, 0);
     assert_true(amber_on > 0);
     int64_t amber_off = nth_event(ev, n, GPIO_AMBER, false, 0);
@@ -170,9 +173,8 @@ static void test_button_repeats_last(void **state)
     sleep_ms(900);
     int64_t t_press = clock_ms();
     fake_gpio_press(1);
-    sleep_ms(900);
     struct fake_event ev[64];
-    int n = fake_gpio_events(ev, 64);
+    int n = events_after(900, ev);
     assert_near(nth_event(ev, n, GPIO_RED, true, 3) - t_press, 0); /* 3 blinks, then a 4th on press */
     assert_int_equal(nth_event(ev, n, GPIO_RED, true, 6), -1);
     desk_close(d);
@@ -185,9 +187,8 @@ static void test_button_mutes(void **state)
     fake_gpio_press(1);
     sleep_ms(100);
     desk_show(d, DESK_REJECTED);
-    sleep_ms(1100);
     struct fake_event ev[64];
-    int n = fake_gpio_events(ev, 64);
+    int n = events_after(1100, ev);
     assert_true(nth_event(ev, n, GPIO_RED, true, 0) > 0);
     assert_int_equal(nth_event(ev, n, GPIO_BUZZER, true, 0), -1);
     desk_close(d);

@@ -34,6 +34,18 @@ static int px_at(const struct gray_buf *b, int x, int y)
     return b->pixels[(size_t)y * (size_t)b->width + (size_t)x];
 }
 
+/* b is w x h, with these four corner pixels. */
+static void assert_corners(const struct gray_buf *b, int w, int h, int top_left, int top_right, int bottom_left,
+                           int bottom_right)
+{
+    assert_int_equal(b->width, w);
+    assert_int_equal(b->height, h);
+    assert_int_equal(px_at(b, 0, 0), top_left);
+    assert_int_equal(px_at(b, w - 1, 0), top_right);
+    assert_int_equal(px_at(b, 0, h - 1), bottom_left);
+    assert_int_equal(px_at(b, w - 1, h - 1), bottom_right);
+}
+
 /* ---- crop and scale -------------------------------------------------------- */
 
 static const uint8_t four[16] = {
@@ -49,14 +61,9 @@ static void test_shrink_2x_gives_block_means(void **state)
     struct frame f = view(four, 4, 4);
     struct gray_buf b = { 0 };
     assert_int_equal(gray_crop_scale(&f, (struct gray_rect){ 0, 0, 4, 4 }, 1, 2, &b), 0);
-    assert_int_equal(b.width, 2);
-    assert_int_equal(b.height, 2);
     /* (10+20+30+40)/4 = 25; (30+40+50+61)/4 = 45.25 -> 45;
      * (0+0+1+1)/4 = 0.5 -> 1 (half up); (255+255+255+254)/4 = 254.75 -> 255 */
-    assert_int_equal(px_at(&b, 0, 0), 25);
-    assert_int_equal(px_at(&b, 1, 0), 45);
-    assert_int_equal(px_at(&b, 0, 1), 1);
-    assert_int_equal(px_at(&b, 1, 1), 255);
+    assert_corners(&b, 2, 2, 25, 45, 1, 255);
     gray_buf_free(&b);
     assert_null(b.pixels);
 }
@@ -79,14 +86,9 @@ static void test_shrink_other_sizes(void **state)
         five[i] = (uint8_t)(i * 10);
     f = view(five, 5, 5);
     assert_int_equal(gray_crop_scale(&f, (struct gray_rect){ 0, 0, 5, 5 }, 1, 2, &b), 0);
-    assert_int_equal(b.width, 2);
-    assert_int_equal(b.height, 2);
     /* block (0,0): 0,10,50,60 -> 30; (1,0): 20,30,70,80 -> 50;
      * (0,1): 100,110,150,160 -> 130; (1,1): 120,130,170,180 -> 150 */
-    assert_int_equal(px_at(&b, 0, 0), 30);
-    assert_int_equal(px_at(&b, 1, 0), 50);
-    assert_int_equal(px_at(&b, 0, 1), 130);
-    assert_int_equal(px_at(&b, 1, 1), 150);
+    assert_corners(&b, 2, 2, 30, 50, 130, 150);
     gray_buf_free(&b);
 }
 
@@ -108,12 +110,7 @@ static void test_enlarge_keeps_constant_and_corners(void **state)
 
     f = view(four, 4, 4);
     assert_int_equal(gray_crop_scale(&f, (struct gray_rect){ 0, 0, 4, 4 }, 2, 1, &b), 0);
-    assert_int_equal(b.width, 8);
-    assert_int_equal(b.height, 8);
-    assert_int_equal(px_at(&b, 0, 0), 10);
-    assert_int_equal(px_at(&b, 7, 0), 40);
-    assert_int_equal(px_at(&b, 0, 7), 1);
-    assert_int_equal(px_at(&b, 7, 7), 254);
+    assert_corners(&b, 8, 8, 10, 40, 1, 254);
     gray_buf_free(&b);
 }
 

@@ -77,6 +77,17 @@ static struct qr_candidate locate_one(const struct gray_image *img)
     return c[0];
 }
 
+/* Draws the scene, finds its one symbol and fits a grid to it. */
+static struct qr_candidate fit_scene(struct scene *s, const char *payload, const struct card_pose *pose,
+                                     struct qr_grid *g)
+{
+    make_scene(s, payload, pose);
+    struct qr_candidate c = locate_one(&s->img);
+    struct frame f = gray_image_frame(&s->img);
+    assert_int_equal(qr_grid_fit(&f, &c, g), 0);
+    return c;
+}
+
 /* The grid puts the symbol's four corners within tol px of where they are. */
 static void assert_corners_fit(const struct qr_grid *g, const struct scene *s, float tol)
 {
@@ -113,11 +124,8 @@ static void test_tilted_symbol_grid(void **state)
 {
     (void)state;
     struct scene s;
-    make_scene(&s, card, &tilted);
-    struct qr_candidate c = locate_one(&s.img);
-    struct frame f = gray_image_frame(&s.img);
     struct qr_grid g;
-    assert_int_equal(qr_grid_fit(&f, &c, &g), 0);
+    struct qr_candidate c = fit_scene(&s, card, &tilted, &g);
     assert_int_equal(g.dim, s.dim);
     assert_true(g.aligned);
     assert_true(g.score >= 0.95f);
@@ -167,11 +175,9 @@ static void test_resample_redraws_modules(void **state)
 {
     (void)state;
     struct scene s;
-    make_scene(&s, card, &tilted);
-    struct qr_candidate c = locate_one(&s.img);
-    struct frame f = gray_image_frame(&s.img);
     struct qr_grid g;
-    assert_int_equal(qr_grid_fit(&f, &c, &g), 0);
+    struct qr_candidate c = fit_scene(&s, card, &tilted, &g);
+    struct frame f = gray_image_frame(&s.img);
     struct gray_buf b = { 0 };
     assert_int_equal(qr_grid_resample(&f, &g, false, 1, &b), 0);
     assert_int_equal(b.width, s.dim + 8);
@@ -283,12 +289,9 @@ static void test_version1_is_not_aligned(void **state)
     (void)state;
     const struct card_pose flat = { .cx = 320, .cy = 240, .module_px = 6, .angle_deg = -5, .focal_px = 576 };
     struct scene s;
-    make_scene(&s, "HELLO 12345", &flat);
-    assert_int_equal(s.dim, 21);
-    struct qr_candidate c = locate_one(&s.img);
-    struct frame f = gray_image_frame(&s.img);
     struct qr_grid g;
-    assert_int_equal(qr_grid_fit(&f, &c, &g), 0);
+    fit_scene(&s, "HELLO 12345", &flat, &g);
+    assert_int_equal(s.dim, 21);
     assert_int_equal(g.dim, 21);
     assert_false(g.aligned);
     assert_true(g.score >= 0.95f);

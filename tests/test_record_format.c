@@ -111,20 +111,12 @@ static void test_text_masks_personal_data(void **state)
     free(t);
 }
 
-static void test_hex(void **state)
-{
-    (void)state;
-    char out[9];
-    record_hex((const unsigned char *)"\x00\xab|Z", 4, out);
-    assert_string_equal(out, "00ab7c5a");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_keys),       cmocka_unit_test(test_error_json),
         cmocka_unit_test(test_kinds),           cmocka_unit_test(test_mask_id),
-        cmocka_unit_test(test_text_masks_personal_data), cmocka_unit_test(test_hex),
+        cmocka_unit_test(test_text_masks_personal_data),
     };
     return cmocka_run_group_tests_name("record_format", tests, NULL, NULL);
 }

@@ -160,7 +160,7 @@ static void test_outcomes_from_replayed_frames(void **state)
     struct scan_loop *l;
     char err[256];
     nreceived = 0;
-    assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
+    assert_int_equal(scan_loop_open(&l, &cfg.scan, NULL, d, &sink, err, sizeof(err)), 0);
     int steps = 0, rc;
     while ((rc = scan_loop_step(l)) != SCAN_STEP_END && steps++ < 2000)
         assert_true(rc >= 0);
@@ -192,12 +192,12 @@ static void test_dark_mode_screen(void **state)
         add("a.png", 1);
         static struct config cfg;
         make_config_threads(&cfg, list, 100, threads);
-        cfg.duplicate_window_s = 0;
+        cfg.scan.duplicate_window_s = 0;
         struct desk *d = open_desk();
         struct scan_loop *l;
         char err[256];
         nreceived = 0;
-        assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
+        assert_int_equal(scan_loop_open(&l, &cfg.scan, NULL, d, &sink, err, sizeof(err)), 0);
         while (scan_loop_step(l) != SCAN_STEP_END)
             ;
         const struct scan_stats *s = scan_loop_stats(l);
@@ -224,7 +224,7 @@ static void test_queue_full_is_not_accepted(void **state)
     char err[256];
     sink_full = true;
     nreceived = 0;
-    assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
+    assert_int_equal(scan_loop_open(&l, &cfg.scan, NULL, d, &sink, err, sizeof(err)), 0);
     while (scan_loop_step(l) != SCAN_STEP_END)
         ;
     sink_full = false;
@@ -245,7 +245,7 @@ static void test_missing_camera_is_retried(void **state)
         struct desk *d = open_desk();
         struct scan_loop *l;
         char err[256];
-        assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
+        assert_int_equal(scan_loop_open(&l, &cfg.scan, NULL, d, &sink, err, sizeof(err)), 0);
         int64_t t0 = clock_ms();
         while (clock_ms() - t0 < 700)
             assert_int_equal(scan_loop_step(l), SCAN_STEP_IDLE);
@@ -287,7 +287,7 @@ static void test_pipe_source_reads_a_card(void **state)
     struct scan_loop *l;
     char err[256];
     nreceived = 0;
-    assert_int_equal(scan_loop_open(&l, &cfg, NULL, d, &sink, err, sizeof(err)), 0);
+    assert_int_equal(scan_loop_open(&l, &cfg.scan, NULL, d, &sink, err, sizeof(err)), 0);
     int64_t t0 = clock_ms();
     while (scan_loop_stats(l)->accepted == 0 && clock_ms() - t0 < 3000)
         assert_true(scan_loop_step(l) >= 0);

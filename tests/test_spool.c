@@ -273,6 +273,23 @@ static uint64_t append_ok(struct spool *s, const char *text)
     return seq;
 }
 
+/* The whole segment file that starts at sequence first; path gets its name. */
+static unsigned char *slurp_seg(char path[256], const char *dir, uint64_t first, size_t *n)
+{
+    seg_path(path, 256, dir, first);
+    unsigned char *data = slurp(path, n);
+    assert_non_null(data);
+    return data;
+}
+
+/* Appends "one", "two", "three": sequence numbers 1 to 3. */
+static void append_three(struct spool *s)
+{
+    append_ok(s, "one");
+    append_ok(s, "two");
+    append_ok(s, "three");
+}
+
 /* The payload of the i-th test record: its number, padded to len bytes. */
 static void payload(char *out, int i, size_t len)
 {
@@ -332,10 +349,8 @@ static void test_crc_and_record_layout(void **state)
     spool_close(s);
 
     char path[256];
-    seg_path(path, sizeof(path), f->dir, 1);
     size_t n;
-    unsigned char *data = slurp(path, &n);
-    assert_non_null(data);
+    unsigned char *data = slurp_seg(path, f->dir, 1, &n);
     assert_int_equal(n, FRAME + 5);
     struct rec r[2];
     assert_int_equal(parse_records(data, n, r, 2), 1);
@@ -511,10 +526,8 @@ static void flip_every_byte(struct fx *f, uint64_t seg_first, size_t rec_index, 
     write_five(src, &c, text);
     for (size_t b = 0; b < c.rsize; b++) {
         copy_dir(src, work);
-        seg_path(path, sizeof(path), work, seg_first);
         size_t n;
-        unsigned char *data = slurp(path, &n);
-        assert_non_null(data);
+        unsigned char *data = slurp_seg(path, work, seg_first, &n);
         data[rec_index * c.rsize + b] ^= 0x5a;
         spit(path, data, n, 0600);
         free(data);
@@ -556,10 +569,8 @@ static void test_out_of_order_records_rejected(void **state)
     struct cut_case c = { .body = 100, .rsize = FRAME + 100 };
     char text[5][121], path[256];
     write_five(f->dir, &c, text);
-    seg_path(path, sizeof(path), f->dir, 1);
     size_t n;
-    unsigned char *data = slurp(path, &n);
-    assert_non_null(data);
+    unsigned char *data = slurp_seg(path, f->dir, 1, &n);
     memcpy(data + c.rsize, data, c.rsize); /* record 1 again where 2 was */
     spit(path, data, n, 0600);
     free(data);
@@ -591,10 +602,8 @@ static void test_damaged_after_open_set_aside(void **state)
     append_ok(s, "first");
     append_ok(s, "second");
     char path[256];
-    seg_path(path, sizeof(path), f->dir, 1);
     size_t n;
-    unsigned char *data = slurp(path, &n);
-    assert_non_null(data);
+    unsigned char *data = slurp_seg(path, f->dir, 1, &n);
     data[HDR + 2] ^= 1;
     spit(path, data, n, 0600);
     free(data);
@@ -619,9 +628,7 @@ static void test_leftover_state_tmp_ignored(void **state)
     struct fx *f = *state;
     struct spool_opts o = opts_for(f->dir);
     struct spool *s = open_ok(&o);
-    append_ok(s, "one");
-    append_ok(s, "two");
-    append_ok(s, "three");
+    append_three(s);
     expect_next(s, 1, "one");
     expect_next(s, 2, "two");
     spool_close(s);
@@ -644,9 +651,7 @@ static void test_corrupt_state_redelivers(void **state)
     for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
         rm_rf(f->dir);
         struct spool *s = open_ok(&o);
-        append_ok(s, "one");
-        append_ok(s, "two");
-        append_ok(s, "three");
+        append_three(s);
         expect_next(s, 1, "one");
         spool_close(s);
         char path[256];
@@ -743,10 +748,8 @@ static void test_record_size_limits(void **state)
 static void age_records(const char *dir, uint64_t seg_first, size_t count, int64_t t)
 {
     char path[256];
-    seg_path(path, sizeof(path), dir, seg_first);
     size_t n;
-    unsigned char *data = slurp(path, &n);
-    assert_non_null(data);
+    unsigned char *data = slurp_seg(path, dir, seg_first, &n);
     static struct rec r[1024];
     assert_true(parse_records(data, n, r, 1024) >= count);
     for (size_t i = 0; i < count; i++) {
@@ -828,9 +831,7 @@ static void test_dead_letter_in_order_and_torn_dead_log(void **state)
     struct fx *f = *state;
     struct spool_opts o = opts_for(f->dir);
     struct spool *s = open_ok(&o);
-    append_ok(s, "one");
-    append_ok(s, "two");
-    append_ok(s, "three");
+    append_three(s);
     char err[512] = "";
     assert_int_equal(spool_dead_letter(s, 2, "HTTP 400", err, sizeof(err)), SPOOL_ERR_CONFIG);
     assert_int_equal(spool_dead_letter(s, 1, "HTTP 422 unknown schema\nnext line", err, sizeof(err)), 0);

@@ -211,10 +211,10 @@ static int open_loop(struct config *cfg, struct desk **d, struct scan_loop **l)
 {
     char err[256];
     config_defaults(cfg);
-    cfg->duplicate_window_s = 0; /* every showing of a card is a check-in */
+    cfg->scan.duplicate_window_s = 0; /* every showing of a card is a check-in */
     config_relink(cfg);
     if (desk_open(d, &bench_gpio, &cfg->gpio, BUTTON_REPEAT, err, sizeof(err)) != 0 ||
-        scan_loop_open(l, cfg, &mem_ops, *d, &null_sink, err, sizeof(err)) != 0) {
+        scan_loop_open(l, &cfg->scan, &mem_ops, *d, &null_sink, err, sizeof(err)) != 0) {
         fprintf(stderr, "bench_loop: %s\n", err);
         return -1;
     }

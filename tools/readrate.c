@@ -32,6 +32,7 @@
 #include <zbar.h>
 
 #include "base/image_io.h"
+#include "base/hex.h"
 #include "machine.h"
 #include "decode/qr_decode.h"
 #include "decode/qr_reader.h"
@@ -86,17 +87,6 @@ struct run {
 
 /* ---- manifest ----------------------------------------------------------- */
 
-static int hex_value(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Decodes hex into a new buffer; *out stays NULL for an empty string. */
 static int decode_hex(const char *hex, uint8_t **out, size_t *len)
 {
@@ -110,13 +100,9 @@ static int decode_hex(const char *hex, uint8_t **out, size_t *len)
     uint8_t *buf = malloc(n / 2);
     if (!buf)
         return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex_value((unsigned char)hex[2 * i]), lo = hex_value((unsigned char)hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(buf);
-            return -1;
-        }
-        buf[i] = (uint8_t)(hi << 4 | lo);
+    if (hex_decode(hex, buf, n / 2) != 0) {
+        free(buf);
+        return -1;
     }
     *out = buf;
     *len = n / 2;

@@ -103,13 +103,3 @@ void record_print_text(FILE *out, const struct cccd_record *r, bool show_pii, co
     fprintf(out, "%saddress     %s\n", indent, show_pii ? r->address : "(hidden)");
     fprintf(out, "%sissued      %s\n", indent, issued);
 }
-
-void record_hex(const unsigned char *data, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 15];
-    }
-    out[2 * len] = '\0';
-}

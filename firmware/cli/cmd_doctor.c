@@ -133,7 +133,7 @@ static int grab_frames(struct doctor *d, const struct camera_ops *ops, struct ca
                        size_t errlen)
 {
     struct camera *cam = NULL;
-    int rc = ops->open(&cam, &d->cfg.camera, err, errlen);
+    int rc = ops->open(&cam, &d->cfg.scan.camera, err, errlen);
     if (rc != 0)
         return -1;
     struct qr_decoder *dec = NULL;
@@ -163,7 +163,7 @@ static int grab_frames(struct doctor *d, const struct camera_ops *ops, struct ca
 
 static void check_camera(struct doctor *d)
 {
-    const char *src = d->cfg.camera.source;
+    const char *src = d->cfg.scan.camera.source;
     const struct camera_ops *ops = camera_ops_for(src);
     if (!ops) {
         report(d, FAIL, "camera", "set [camera] source to v4l2:/dev/videoN, pipe:COMMAND or files:DIR",
@@ -185,7 +185,7 @@ static void check_camera(struct doctor *d)
     report(d, slow ? WARN : PASS, "camera",
            "the decoder needs 5 frames a second or more: try `format = mjpeg` or a smaller width/height",
            "%s: %d frames of %dx%d (format %s, asked %dx%d at %d fps), %.1f fps measured", src, r.frames, r.width,
-           r.height, d->cfg.camera.format, d->cfg.camera.width, d->cfg.camera.height, d->cfg.camera.fps, fps);
+           r.height, d->cfg.scan.camera.format, d->cfg.scan.camera.width, d->cfg.scan.camera.height, d->cfg.scan.camera.fps, fps);
     if (r.codes > 0)
         report(d, PASS, "focus", NULL, "sharpness %.0f (centre, variance of the Laplacian); a QR code was read "
                "(%d bytes)", r.best_sharpness, r.largest_code);

@@ -150,7 +150,7 @@ static int start_running(struct running *r, char *err, size_t errlen)
     if (rc == 0 && r->cfg.uplink_url[0])
         rc = start_delivery(r, err, errlen);
     if (rc == 0)
-        rc = scan_loop_open(&r->loop, &r->cfg, NULL, r->desk, &r->sink, err, errlen);
+        rc = scan_loop_open(&r->loop, &r->cfg.scan, NULL, r->desk, &r->sink, err, errlen);
     if (rc != 0)
         stop_running(r);
     return rc;
@@ -255,12 +255,12 @@ int cmd_run(int argc, char **argv)
         return CLI_REFUSED;
     }
     if (once)
-        r.cfg.camera.loop = false;
+        r.cfg.scan.camera.loop = false;
     if (install_signals() != 0 || start_running(&r, err, sizeof(err)) != 0) {
         log_msg(LOG_ERR, "not starting: %s", err);
         return CLI_REFUSED;
     }
-    log_msg(LOG_NOTICE, "started device=%s source=%s gpio=%s", r.cfg.device_id, r.cfg.camera.source,
+    log_msg(LOG_NOTICE, "started device=%s source=%s gpio=%s", r.cfg.device_id, r.cfg.scan.camera.source,
             r.cfg.gpio_backend);
     uint64_t wd_us = 0;
     if (sd_watchdog_enabled(0, &wd_us) <= 0)

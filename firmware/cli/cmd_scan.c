@@ -7,6 +7,7 @@
 
 #include "card/cccd_parse.h"
 #include "cli/cli.h"
+#include "base/hex.h"
 #include "base/image_io.h"
 #include "decode/qr_reader.h"
 #include "card/record_format.h"
@@ -51,7 +52,7 @@ static json_t *code_json(const struct qr_code *c, enum cccd_status st, const str
     char *hex = malloc(2 * c->len + 1);
     if (!hex)
         return NULL;
-    record_hex(c->data, c->len, hex);
+    hex_encode(c->data, c->len, hex);
     json_t *o = json_pack("{s:s, s:s}", "hex", hex, "kind", record_kind(st));
     free(hex);
     if (!o)

@@ -104,13 +104,13 @@ static void draw_outline(struct gray_image *img, const struct qr_code *code, int
 /* The first frame the camera delivers within 5 s, copied into img. */
 static int grab(const struct config *cfg, struct gray_image *img, char *err, size_t errlen)
 {
-    const struct camera_ops *ops = camera_ops_for(cfg->camera.source);
+    const struct camera_ops *ops = camera_ops_for(cfg->scan.camera.source);
     if (!ops) {
-        snprintf(err, errlen, "%s: unknown camera source", cfg->camera.source);
+        snprintf(err, errlen, "%s: unknown camera source", cfg->scan.camera.source);
         return -1;
     }
     struct camera *cam = NULL;
-    if (ops->open(&cam, &cfg->camera, err, errlen) != 0)
+    if (ops->open(&cam, &cfg->scan.camera, err, errlen) != 0)
         return -1;
     int rc = CAMERA_TIMEOUT;
     struct frame f;
@@ -122,7 +122,7 @@ static int grab(const struct config *cfg, struct gray_image *img, char *err, siz
                    (size_t)f.width);
         rc = 0;
     } else if (rc == CAMERA_FRAME || rc == CAMERA_TIMEOUT) {
-        snprintf(err, errlen, "%s: %s", cfg->camera.source, rc == CAMERA_FRAME ? "out of memory" : "no frame in 5 s");
+        snprintf(err, errlen, "%s: %s", cfg->scan.camera.source, rc == CAMERA_FRAME ? "out of memory" : "no frame in 5 s");
         rc = -1;
     }
     ops->close(cam);

@@ -40,15 +40,15 @@ static const struct key keys[] = {
     STR("device", "id", device_id),
     STR("camera", "source", camera_source),
     STR("camera", "format", camera_format),
-    INT("camera", "width", camera.width, 16, 8192),
-    INT("camera", "height", camera.height, 16, 8192),
-    INT("camera", "fps", camera.fps, 1, 120),
-    INT("camera", "focus", camera.focus, -1, 10000),
-    INT("camera", "exposure", camera.exposure, -1, 100000),
-    BOOL("camera", "loop", camera.loop),
-    INT("camera", "stall_timeout_ms", stall_timeout_ms, 200, 600000),
-    INT("camera", "reopen_min_ms", reopen_min_ms, 50, 600000),
-    INT("camera", "reopen_max_ms", reopen_max_ms, 50, 3600000),
+    INT("camera", "width", scan.camera.width, 16, 8192),
+    INT("camera", "height", scan.camera.height, 16, 8192),
+    INT("camera", "fps", scan.camera.fps, 1, 120),
+    INT("camera", "focus", scan.camera.focus, -1, 10000),
+    INT("camera", "exposure", scan.camera.exposure, -1, 100000),
+    BOOL("camera", "loop", scan.camera.loop),
+    INT("camera", "stall_timeout_ms", scan.stall_timeout_ms, 200, 600000),
+    INT("camera", "reopen_min_ms", scan.reopen_min_ms, 50, 600000),
+    INT("camera", "reopen_max_ms", scan.reopen_max_ms, 50, 3600000),
     STR("gpio", "backend", gpio_backend),
     STR("gpio", "chip", gpio_chip),
     LINE("green", gpio.out[GPIO_GREEN]),
@@ -63,9 +63,9 @@ static const struct key keys[] = {
     BOOL("gpio", "button_active_low", gpio.button.active_low),
     INT("gpio", "debounce_ms", gpio.debounce_ms, 0, 1000),
     { "gpio", "button_action", K_BUTTON_ACTION, OFF(button_action), 0, 0, 0 },
-    INT("scan", "duplicate_window_s", duplicate_window_s, 0, 86400),
-    INT("scan", "decode_threads", decode_threads, 0, 8),
-    INT("scan", "decode_budget_ms", decode_budget_ms, 10, 5000),
+    INT("scan", "duplicate_window_s", scan.duplicate_window_s, 0, 86400),
+    INT("scan", "decode_threads", scan.decode_threads, 0, 8),
+    INT("scan", "decode_budget_ms", scan.decode_budget_ms, 10, 5000),
     STR("uplink", "url", uplink_url),
     STR("uplink", "ca", uplink_ca),
     STR("uplink", "cert", uplink_cert),
@@ -90,19 +90,19 @@ void config_defaults(struct config *cfg)
         snprintf(cfg->device_id, sizeof(cfg->device_id), "cccd-reader");
     snprintf(cfg->camera_source, sizeof(cfg->camera_source), "v4l2:/dev/video0");
     snprintf(cfg->camera_format, sizeof(cfg->camera_format), "auto");
-    cfg->camera = (struct camera_config){ .width = 1280, .height = 720, .fps = 15, .focus = -1, .exposure = -1,
+    cfg->scan.camera = (struct camera_config){ .width = 1280, .height = 720, .fps = 15, .focus = -1, .exposure = -1,
                                           .loop = true };
-    cfg->stall_timeout_ms = 5000;
-    cfg->reopen_min_ms = 500;
-    cfg->reopen_max_ms = 30000;
+    cfg->scan.stall_timeout_ms = 5000;
+    cfg->scan.reopen_min_ms = 500;
+    cfg->scan.reopen_max_ms = 30000;
     snprintf(cfg->gpio_backend, sizeof(cfg->gpio_backend), "null");
     cfg->gpio.button.active_low = true; /* a button to ground with the pull-up on */
     cfg->gpio.debounce_ms = 30;
     cfg->gpio.consumer = "cccd-reader";
     cfg->button_action = BUTTON_REPEAT;
-    cfg->duplicate_window_s = 60;
-    cfg->decode_threads = 0;
-    cfg->decode_budget_ms = QR_READER_DEFAULT_BUDGET_MS;
+    cfg->scan.duplicate_window_s = 60;
+    cfg->scan.decode_threads = 0;
+    cfg->scan.decode_budget_ms = QR_READER_DEFAULT_BUDGET_MS;
     snprintf(cfg->uplink_fields, sizeof(cfg->uplink_fields), "id_number,full_name,date_of_birth");
     cfg->uplink_connect_timeout_ms = 5000;
     cfg->uplink_read_timeout_ms = 10000;
@@ -269,9 +269,9 @@ static int check_uplink(struct config *cfg, char *msg, size_t size)
 /* Checks that need several keys at once. */
 static int check_whole(struct config *cfg, char *msg, size_t size)
 {
-    if (cfg->reopen_min_ms > cfg->reopen_max_ms) {
-        snprintf(msg, size, "[camera] reopen_min_ms (%d) is above reopen_max_ms (%d)", cfg->reopen_min_ms,
-                 cfg->reopen_max_ms);
+    if (cfg->scan.reopen_min_ms > cfg->scan.reopen_max_ms) {
+        snprintf(msg, size, "[camera] reopen_min_ms (%d) is above reopen_max_ms (%d)", cfg->scan.reopen_min_ms,
+                 cfg->scan.reopen_max_ms);
         return CONFIG_ERR_VALUE;
     }
     if (!camera_ops_for(cfg->camera_source)) {
@@ -290,8 +290,8 @@ static int check_whole(struct config *cfg, char *msg, size_t size)
 
 void config_relink(struct config *cfg)
 {
-    cfg->camera.source = cfg->camera_source;
-    cfg->camera.format = cfg->camera_format;
+    cfg->scan.camera.source = cfg->camera_source;
+    cfg->scan.camera.format = cfg->camera_format;
     for (int i = 0; i < GPIO_OUT_COUNT; i++)
         snprintf(cfg->gpio.out[i].chip, sizeof(cfg->gpio.out[i].chip), "%s", cfg->gpio_chip);
     snprintf(cfg->gpio.button.chip, sizeof(cfg->gpio.button.chip), "%s", cfg->gpio_chip);

@@ -1,6 +1,7 @@
 /* http_response.c - a strict, bounded HTTP/1.x response parser. */
 #include "delivery/http_response.h"
 
+#include "base/hex.h"
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -186,14 +187,6 @@ static bool parse_head(const uint8_t *p, size_t len, int64_t now, struct head *h
         line = cr + 2;
     }
     return true;
-}
-
-static int hex_value(uint8_t c)
-{
-    if (is_digit(c))
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* Decodes a chunked body from p[0..len); sets *used to the bytes it took. */

@@ -30,6 +30,7 @@
 
 #include <mbedtls/gcm.h>
 
+#include "base/file_io.h"
 #include "base/log.h"
 
 #define STATE_NAME "delivered"
@@ -315,23 +316,6 @@ static bool parse_seg_name(const char *name, uint64_t *first)
 
 /* ---- file helpers ------------------------------------------------------- */
 
-/* pread until n bytes or the end of the file; bytes read, or -1 (errno). */
-static ssize_t pread_full(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* Writes buf at off with one pwrite and makes it durable; returns 0 or an
  * errno. On failure the file is cut back to off, so a half-written record
  * never sits in front of the next one; *broken says the cut failed too. */
@@ -390,7 +374,7 @@ static int read_file(int fd, uint64_t window, struct scan *sc)
     sc->data = malloc((size_t)(size - sc->base) + 1);
     if (!sc->data)
         return ENOMEM;
-    ssize_t r = pread_full(fd, sc->data, (size_t)(size - sc->base), sc->base);
+    ssize_t r = file_read_full(fd, sc->data, (size_t)(size - sc->base), (int64_t)sc->base);
     if (r < 0)
         return errno;
     sc->size = (size_t)r;
@@ -515,7 +499,7 @@ static void state_read(struct spool *s)
     if (fd < 0 && errno == ENOENT)
         return;
     if (fd >= 0)
-        n = pread_full(fd, text, sizeof(text), 0);
+        n = file_read_full(fd, text, sizeof(text), 0);
     close_quietly(fd);
     if (n > 0 && state_parse(s, text, (size_t)n, &s->delivered))
         return;
@@ -1112,7 +1096,7 @@ static int read_entry(struct spool *s, const struct entry *e, struct frame *f, c
     int fd = seg_fd(s, e->seg, err, errlen);
     if (fd < 0)
         return fd;
-    ssize_t r = pread_full(fd, s->rbuf, e->size, e->off);
+    ssize_t r = file_read_full(fd, s->rbuf, e->size, (int64_t)e->off);
     if (r < 0) {
         char name[SEG_NAME_LEN + 1];
         seg_name(name, e->seg);

@@ -14,17 +14,8 @@
 
 #include <mbedtls/platform_util.h>
 
-static int hex_digit(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
+#include "base/file_io.h"
+#include "base/hex.h"
 /* 32 raw bytes, or 64 hex digits and an optional newline (CRLF too). */
 static int parse_key(const unsigned char *buf, size_t n, uint8_t key[SPOOL_KEY_LEN])
 {
@@ -38,30 +29,7 @@ static int parse_key(const unsigned char *buf, size_t n, uint8_t key[SPOOL_KEY_L
         n--;
     if (n != 2 * SPOOL_KEY_LEN)
         return -1;
-    for (size_t i = 0; i < SPOOL_KEY_LEN; i++) {
-        int hi = hex_digit(buf[2 * i]), lo = hex_digit(buf[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        key[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return 0;
-}
-
-/* Up to cap bytes of the file; bytes read, or -1 (errno). */
-static ssize_t read_some(int fd, unsigned char *buf, size_t cap)
-{
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t r = read(fd, buf + got, cap - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
+    return hex_decode((const char *)buf, key, SPOOL_KEY_LEN);
 }
 
 static int check_file(int fd, const char *path, char *err, size_t errlen)
@@ -95,7 +63,7 @@ int spool_load_key(const char *path, uint8_t key[SPOOL_KEY_LEN], char *err, size
     int rc = check_file(fd, path, err, errlen);
     /* One byte more than the longest valid file tells "too long" apart. */
     unsigned char buf[2 * SPOOL_KEY_LEN + 3];
-    ssize_t n = rc ? 0 : read_some(fd, buf, sizeof(buf));
+    ssize_t n = rc ? 0 : file_read_full(fd, buf, sizeof(buf), -1);
     int e = errno;
     (void)close(fd); /* only read: closing cannot lose anything */
     if (!rc && n < 0) {

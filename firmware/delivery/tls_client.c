@@ -7,6 +7,7 @@
  * and session resumption across reconnects. */
 #include "delivery/tls_client.h"
 
+#include "base/hex.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -61,13 +62,7 @@ int tls_parse_pin(const char *hex, uint8_t out[32])
 {
     if (!hex || strlen(hex) != 64)
         return -1;
-    for (int i = 0; i < 32; i++) {
-        unsigned v;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-            return -1;
-        out[i] = (uint8_t)v;
-    }
-    return 0;
+    return hex_decode(hex, out, 32);
 }
 
 static int sha256(const unsigned char *in, size_t len, unsigned char out[32])

@@ -22,7 +22,7 @@
 #define IO_ERRORS_BEFORE_REOPEN 10
 
 struct scan_loop {
-    const struct config *cfg;
+    const struct scan_opts *opts;
     struct desk *desk;
     const struct record_sink *sink;
     const struct camera_ops *cam_ops;
@@ -39,7 +39,7 @@ struct scan_loop {
     struct scan_stats stats;
 };
 
-int scan_loop_open(struct scan_loop **out, const struct config *cfg, const struct camera_ops *cam,
+int scan_loop_open(struct scan_loop **out, const struct scan_opts *opts, const struct camera_ops *cam,
                    struct desk *desk, const struct record_sink *sink, char *err, size_t errlen)
 {
     *out = NULL;
@@ -48,19 +48,19 @@ int scan_loop_open(struct scan_loop **out, const struct config *cfg, const struc
         snprintf(err, errlen, "out of memory for the scan loop");
         return -1;
     }
-    l->cfg = cfg;
+    l->opts = opts;
     l->desk = desk;
     l->sink = sink;
-    l->cam_ops = cam ? cam : camera_ops_for(cfg->camera.source);
-    l->backoff_ms = cfg->reopen_min_ms;
+    l->cam_ops = cam ? cam : camera_ops_for(opts->camera.source);
+    l->backoff_ms = opts->reopen_min_ms;
     l->in_view = seen_open(SEEN_CAPACITY);
     l->checkins = seen_open(SEEN_CAPACITY);
-    struct qr_reader_opts ro = { .budget_ms = cfg->decode_budget_ms, .track_frames = QR_READER_DEFAULT_TRACK_FRAMES };
-    int rc = l->cam_ops && l->in_view && l->checkins ? decode_pool_open(&l->pool, cfg->decode_threads, &ro, err, errlen)
+    struct qr_reader_opts ro = { .budget_ms = opts->decode_budget_ms, .track_frames = QR_READER_DEFAULT_TRACK_FRAMES };
+    int rc = l->cam_ops && l->in_view && l->checkins ? decode_pool_open(&l->pool, opts->decode_threads, &ro, err, errlen)
                                                      : -1;
     if (rc != 0) {
         if (!l->cam_ops)
-            snprintf(err, errlen, "unknown camera source '%s'", cfg->camera.source);
+            snprintf(err, errlen, "unknown camera source '%s'", opts->camera.source);
         scan_loop_close(l);
         return -1;
     }
@@ -86,8 +86,8 @@ static void camera_failed(struct scan_loop *l, const char *why)
 {
     int64_t now = clock_ms();
     if (!l->failing || strcmp(why, l->last_error) != 0)
-        log_msg(LOG_ERR, "fault=camera source=%s: %s; retrying with backoff up to %.1f s", l->cfg->camera.source,
-                why, l->cfg->reopen_max_ms / 1000.0);
+        log_msg(LOG_ERR, "fault=camera source=%s: %s; retrying with backoff up to %.1f s", l->opts->camera.source,
+                why, l->opts->reopen_max_ms / 1000.0);
     snprintf(l->last_error, sizeof(l->last_error), "%s", why);
     if (!l->failing)
         l->stats.camera_failures++;
@@ -98,7 +98,7 @@ static void camera_failed(struct scan_loop *l, const char *why)
         l->cam = NULL;
     }
     l->reopen_at = now + l->backoff_ms;
-    l->backoff_ms = l->backoff_ms * 2 > l->cfg->reopen_max_ms ? l->cfg->reopen_max_ms : l->backoff_ms * 2;
+    l->backoff_ms = l->backoff_ms * 2 > l->opts->reopen_max_ms ? l->opts->reopen_max_ms : l->backoff_ms * 2;
 }
 
 static void sleep_ms(int64_t ms)
@@ -118,7 +118,7 @@ static bool ensure_camera(struct scan_loop *l)
         return false;
     }
     char err[256];
-    if (l->cam_ops->open(&l->cam, &l->cfg->camera, err, sizeof(err)) != 0) {
+    if (l->cam_ops->open(&l->cam, &l->opts->camera, err, sizeof(err)) != 0) {
         l->cam = NULL;
         camera_failed(l, err);
         return false;
@@ -136,9 +136,9 @@ static void camera_delivered(struct scan_loop *l, int64_t now)
     if (!l->failing)
         return;
     l->failing = false;
-    l->backoff_ms = l->cfg->reopen_min_ms;
+    l->backoff_ms = l->opts->reopen_min_ms;
     desk_set_state(l->desk, DESK_STATE_FAULT, false);
-    log_msg(LOG_NOTICE, "camera=ok source=%s: frames are flowing again", l->cfg->camera.source);
+    log_msg(LOG_NOTICE, "camera=ok source=%s: frames are flowing again", l->opts->camera.source);
 }
 
 /* Which signal wins when one frame holds several codes: the most useful for
@@ -156,11 +156,11 @@ static enum desk_signal on_card(struct scan_loop *l, const struct cccd_record *r
 {
     char masked[13];
     record_mask_id(rec->id_number, masked);
-    int64_t window = (int64_t)l->cfg->duplicate_window_s * 1000;
+    int64_t window = (int64_t)l->opts->duplicate_window_s * 1000;
     if (seen_note(l->checkins, rec->id_number, CCCD_ID_LEN, now, 0, window) != SEEN_NEW) {
         l->stats.duplicates++;
         log_msg(LOG_INFO, "outcome=duplicate id=%s: already checked in within %d s", masked,
-                l->cfg->duplicate_window_s);
+                l->opts->duplicate_window_s);
         return DESK_DUPLICATE;
     }
     if (l->sink->accept(l->sink->ctx, rec, how) != 0) {
@@ -257,7 +257,7 @@ int scan_loop_step(struct scan_loop *l)
         return on_frame(l, &f, now);
     case CAMERA_TIMEOUT: {
         int64_t since = now - (l->last_frame > l->opened_at ? l->last_frame : l->opened_at);
-        if (since > l->cfg->stall_timeout_ms) {
+        if (since > l->opts->stall_timeout_ms) {
             snprintf(err, sizeof(err), "no frame for %lld ms (stalled or unplugged)", (long long)since);
             camera_failed(l, err);
         }
@@ -271,7 +271,7 @@ int scan_loop_step(struct scan_loop *l)
         return SCAN_STEP_END;
     case CAMERA_ERR_IO:
         if (++l->io_errors < IO_ERRORS_BEFORE_REOPEN) {
-            log_msg(LOG_WARNING, "camera source=%s: frame skipped: %s", l->cfg->camera.source, err);
+            log_msg(LOG_WARNING, "camera source=%s: frame skipped: %s", l->opts->camera.source, err);
             return SCAN_STEP_IDLE;
         }
         l->io_errors = 0;

@@ -34,7 +34,4 @@ void record_mask_id(const char *id, char out[13]);
  * initials, and the birth date and address are hidden. */
 void record_print_text(FILE *out, const struct cccd_record *r, bool show_pii, const char *indent);
 
-/* Hex of bytes, lower case, NUL-terminated; out holds 2*len+1 bytes. */
-void record_hex(const unsigned char *data, size_t len, char *out);
-
 #endif

@@ -12,8 +12,9 @@
 
 #include <stdint.h>
 
-#include "drivers/camera.h"
 #include "drivers/gpio.h"
+#include "loop/desk.h"
+#include "loop/scan_loop.h"
 
 enum config_status {
     CONFIG_ERR_OPEN = -1,  /* the file cannot be read */
@@ -21,25 +22,18 @@ enum config_status {
     CONFIG_ERR_VALUE = -3,  /* a value is malformed or out of range */
 };
 
-enum button_action { BUTTON_REPEAT, BUTTON_MUTE };
-
 struct config {
     char device_id[64];
 
     char camera_source[512];
     char camera_format[16];
-    struct camera_config camera; /* its strings point into the fields above */
-    int stall_timeout_ms;        /* no frame this long: the camera counts as gone */
-    int reopen_min_ms, reopen_max_ms;
+    struct scan_opts scan; /* [camera] and [scan]; scan.camera's strings point into the fields above */
 
     char gpio_backend[16];
     char gpio_chip[GPIO_NAME_MAX];
     struct gpio_config gpio;
     enum button_action button_action;
 
-    int duplicate_window_s;
-    int decode_threads;   /* 0 = one per core (at most 4); 1 = in the loop's thread */
-    int decode_budget_ms; /* per frame: no more retries of a crop after this */
 
     /* [uplink]: empty url = no delivery (records end in a log line). */
     char uplink_url[512];

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config/config.h"
 #include "drivers/gpio.h"
 
 enum desk_signal {
@@ -31,6 +30,9 @@ enum desk_state {
     DESK_STATE_FAULT = 1u << 0,   /* camera missing: red blinks slowly */
     DESK_STATE_OFFLINE = 1u << 1, /* hospital service unreachable, records queued: amber on */
 };
+
+/* What the button does: play the last signal again, or mute the buzzer. */
+enum button_action { BUTTON_REPEAT, BUTTON_MUTE };
 
 #define DESK_LINE(out) (1u << (out))
 

@@ -13,9 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "drivers/camera.h"
 #include "card/cccd_parse.h"
-#include "config/config.h"
+#include "drivers/camera.h"
 #include "loop/desk.h"
 
 /* How a code was seen: read light on dark, it was a phone screen in dark
@@ -45,12 +44,23 @@ struct scan_stats {
     uint64_t frames_skipped; /* replaced by a newer frame while every decoder was busy */
 };
 
+/* The loop's settings: [camera] and [scan] of the configuration (config.h
+ * holds them, with their defaults and ranges). */
+struct scan_opts {
+    struct camera_config camera;
+    int stall_timeout_ms; /* no frame this long: the camera counts as gone */
+    int reopen_min_ms, reopen_max_ms;
+    int duplicate_window_s;
+    int decode_threads;   /* 0 = one per core (at most 4); 1 = in the loop's thread */
+    int decode_budget_ms; /* per frame: no more retries of a crop after this */
+};
+
 struct scan_loop;
 
-/* The loop borrows cfg, desk and sink: they must outlive it. cam is the
- * camera backend, or NULL for the one cfg->camera.source names (benchmarks
- * pass their own in-memory camera). */
-int scan_loop_open(struct scan_loop **out, const struct config *cfg, const struct camera_ops *cam,
+/* The loop borrows opts (and the strings in opts->camera), desk and sink:
+ * they must outlive it. cam is the camera backend, or NULL for the one
+ * opts->camera.source names (benchmarks pass their own in-memory camera). */
+int scan_loop_open(struct scan_loop **out, const struct scan_opts *opts, const struct camera_ops *cam,
                    struct desk *desk, const struct record_sink *sink, char *err, size_t errlen);
 void scan_loop_close(struct scan_loop *l);
 

@@ -21,9 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
         abort();
     if (rc == 0) {
         /* Accepted values are in range and strings terminated. */
-        if (cfg.camera.fps < 1 || cfg.camera.fps > 120 || cfg.camera.width < 16 ||
-            !memchr(cfg.camera_source, '\0', sizeof(cfg.camera_source)) || cfg.camera.source != cfg.camera_source ||
-            cfg.reopen_min_ms > cfg.reopen_max_ms || cfg.log_level < 0 || cfg.log_level > 7)
+        if (cfg.scan.camera.fps < 1 || cfg.scan.camera.fps > 120 || cfg.scan.camera.width < 16 ||
+            !memchr(cfg.camera_source, '\0', sizeof(cfg.camera_source)) || cfg.scan.camera.source != cfg.camera_source ||
+            cfg.scan.reopen_min_ms > cfg.scan.reopen_max_ms || cfg.log_level < 0 || cfg.log_level > 7)
             abort();
     }
     free(text);

@@ -1,0 +1,72 @@
+/* test_base.c - the base layer's small helpers: hex digits and reading a
+ * file in full. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/file_io.h"
+#include "base/hex.h"
+
+static void test_hex_encode(void **state)
+{
+    (void)state;
+    char out[9];
+    hex_encode((const uint8_t *)"\x00\xab|Z", 4, out);
+    assert_string_equal(out, "00ab7c5a");
+    hex_encode(NULL, 0, out);
+    assert_string_equal(out, "");
+}
+
+static void test_hex_decode(void **state)
+{
+    (void)state;
+    uint8_t b[4];
+    assert_int_equal(hex_decode("00aB7c5A", b, 4), 0);
+    assert_memory_equal(b, "\x00\xab|Z", 4);
+    /* What sscanf's %2x would take and a strict reader must not. */
+    static const char *const bad[] = { " 1ab7c5a", "+1ab7c5a", "0x1b7c5a", "00ab7c5g", "00ab7c5", "-0ab7c5a" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(hex_decode(bad[i], b, 4), -1);
+    assert_int_equal(hex_value('f'), 15);
+    assert_int_equal(hex_value('F'), 15);
+    assert_int_equal(hex_value('g'), -1);
+    assert_int_equal(hex_value(0), -1);
+}
+
+static void test_read_full(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_base.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "0123456789", 10), 10);
+    char buf[16];
+    assert_int_equal(file_read_full(fd, buf, 4, 3), 4); /* at an offset, the position untouched */
+    assert_memory_equal(buf, "3456", 4);
+    assert_int_equal(file_read_full(fd, buf, 16, 8), 2); /* the end of the file comes first */
+    assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+    assert_int_equal(file_read_full(fd, buf, 6, -1), 6); /* from the position, which moves */
+    assert_int_equal(file_read_full(fd, buf, 16, -1), 4);
+    assert_memory_equal(buf, "6789", 4);
+    close(fd);
+    unlink(path);
+    assert_int_equal(file_read_full(fd, buf, 4, -1), -1); /* a closed descriptor */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hex_encode),
+        cmocka_unit_test(test_hex_decode),
+        cmocka_unit_test(test_read_full),
+    };
+    return cmocka_run_group_tests_name("base", tests, NULL, NULL);
+}
