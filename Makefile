@@ -7,8 +7,9 @@
 #
 # Layout: firmware/ is the application, drivers/ is hardware access, include/
 # holds one header per module, tools/ holds programs for developers (one .c a
-# program; tools/common/ is linked into each), tests/test_*.c are cmocka
-# suites, tests/fuzz/fuzz_*.c are libFuzzer targets.
+# program, or a folder for a bigger one: tools/his_sim/; tools/common/ is linked
+# into each), tests/test_*.c are cmocka suites, tests/fuzz/fuzz_*.c are
+# libFuzzer targets.
 
 CC ?= cc
 FUZZ_CC ?= clang
@@ -61,7 +62,7 @@ CLI_SRCS := $(wildcard firmware/cli/*.c)
 LIB_SRCS := $(filter-out $(CLI_SRCS),$(wildcard base/*.c drivers/*/*.c firmware/*/*.c))
 TOOL_COMMON := $(wildcard tools/common/*.c)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
-TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c))
+TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c)) $(BUILD)/tools/his_sim
 TESTS := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(wildcard tests/test_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 HEADERS := $(wildcard include/*/*.h drivers/*/*.h tools/common/*.h tests/support/*.h)
@@ -116,6 +117,12 @@ tools: $(TOOLS)
 $(BUILD)/tools/%: tools/%.c $(TOOL_COMMON) $(BUILD)/libcccd.a $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) -Itools/common $(CFLAGS) -o $@ $< $(TOOL_COMMON) $(BUILD)/libcccd.a $(TOOL_LIBS) $(PKG_LIBS)
+
+# his_sim is several files (tools/his_sim/, one concern each), not one .c.
+HIS_SIM_SRCS := $(wildcard tools/his_sim/*.c)
+$(BUILD)/tools/his_sim: $(HIS_SIM_SRCS) $(wildcard tools/his_sim/*.h) $(TOOL_COMMON) $(BUILD)/libcccd.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -Itools/common $(CFLAGS) -o $@ $(HIS_SIM_SRCS) $(TOOL_COMMON) $(BUILD)/libcccd.a $(TOOL_LIBS) $(PKG_LIBS)
 
 # ---- sanitizer build and tests ---------------------------------------------
 $(BUILD)/asan/libcccd.a: $(ASAN_LIB_OBJS)

@@ -1,0 +1,249 @@
+/* checkin.c - one check-in (POST to --path): the record checked against
+ * docs/protocol.md, the simulated insurance result (maKetQua), stored once
+ * per idempotency key, and the status faults that answer instead. The rules
+ * a record must meet are here, apart from how it travels (http.c). */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sim.h"
+
+static const char *const VERIFIED_FIELDS[] = {
+    "id_number", "old_id_number", "full_name", "date_of_birth", "sex", "address", "issue_date",
+};
+
+/* The insurance result the simulated gateway gives a record: from the last
+ * digit of id_number, so tests can choose it (docs/his-sim.md). */
+const char *ket_qua(json_t *rec, const char **message)
+{
+    const char *id = json_string_value(json_object_get(rec, "id_number"));
+    char last = id && *id ? id[strlen(id) - 1] : '\0';
+    if (last == '8') {
+        *message = "Thẻ hết giá trị sử dụng (the card has expired)";
+        return "010";
+    }
+    if (last == '9') {
+        *message = "Không có thông tin thẻ (no card information)";
+        return "050";
+    }
+    *message = "Thẻ hợp lệ (card valid)";
+    return "000";
+}
+
+static bool is_hex(char ch)
+{
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* YYYY-MM-DDTHH:MM:SS followed by Z or +HH:MM / -HH:MM. */
+static bool is_rfc3339_seconds(const char *s)
+{
+    static const char pattern[] = "dddd-dd-ddTdd:dd:dd";
+    size_t n = strlen(s);
+    if (n != 20 && n != 25)
+        return false;
+    for (size_t i = 0; i < sizeof pattern - 1; i++) {
+        if (pattern[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != pattern[i])
+            return false;
+    }
+    if (n == 20)
+        return s[19] == 'Z';
+    return (s[19] == '+' || s[19] == '-') && all_digits(s + 20, 2) && s[22] == ':' && all_digits(s + 23, 2);
+}
+
+/* Checks a record against docs/protocol.md. NULL when it is fine; otherwise
+ * the reason, with *field naming the key at fault. */
+static const char *check_record(json_t *rec, const struct request *q, const char **field)
+{
+    *field = NULL;
+    if (!json_is_object(rec))
+        return "the body is not a JSON object";
+    const char *key;
+    json_t *v;
+    json_object_foreach(rec, key, v) {
+        bool known = strcmp(key, "schema") == 0 || strcmp(key, "idempotency_key") == 0 ||
+                     strcmp(key, "device_id") == 0 || strcmp(key, "scan_time") == 0 ||
+                     strcmp(key, "clock_synced") == 0 || strcmp(key, "source") == 0 ||
+                     strcmp(key, "card_type") == 0;
+        for (size_t i = 0; !known && i < sizeof VERIFIED_FIELDS / sizeof *VERIFIED_FIELDS; i++)
+            if (strcmp(key, VERIFIED_FIELDS[i]) == 0) {
+                known = true;
+                if (!json_is_string(v) && !json_is_null(v)) {
+                    *field = VERIFIED_FIELDS[i];
+                    return "must be a string or null";
+                }
+            }
+        if (!known) {
+            *field = key;
+            return "not a key of schema 1";
+        }
+    }
+
+    json_t *schema = json_object_get(rec, "schema");
+    *field = "schema";
+    if (!schema)
+        return "missing";
+    if (!json_is_integer(schema) || json_integer_value(schema) != 1)
+        return "unknown schema (this receiver knows schema 1)";
+
+    *field = "idempotency_key";
+    const char *ikey = json_string_value(json_object_get(rec, "idempotency_key"));
+    if (!json_object_get(rec, "idempotency_key"))
+        return "missing";
+    if (!ikey || !*ikey || strlen(ikey) > KEY_MAX)
+        return "must be a string of 1 to 128 characters";
+    if (!q->has_key)
+        return "no Idempotency-Key header";
+    if (q->key_too_long || strcmp(q->key, ikey) != 0)
+        return "differs from the Idempotency-Key header";
+
+    *field = "device_id";
+    const char *dev = json_string_value(json_object_get(rec, "device_id"));
+    if (!json_object_get(rec, "device_id"))
+        return "missing";
+    size_t dl = dev ? strlen(dev) : 0;
+    if (dl == 0 || dl > DEVICE_ID_MAX)
+        return "must be a string of 1 to 64 characters";
+    *field = "idempotency_key";
+    size_t kl = strlen(ikey);
+    if (kl != dl + 33 || strncmp(ikey, dev, dl) != 0 || ikey[dl] != '-')
+        return "must be <device_id>-<32 hex digits>";
+    for (size_t i = dl + 1; i < kl; i++)
+        if (!is_hex(ikey[i]))
+            return "must be <device_id>-<32 hex digits>";
+
+    *field = "scan_time";
+    json_t *st = json_object_get(rec, "scan_time");
+    if (!st)
+        return "missing";
+    if (!json_is_string(st) || !is_rfc3339_seconds(json_string_value(st)))
+        return "must be RFC 3339 with seconds and an offset (2026-11-27T16:11:31+07:00)";
+
+    *field = "card_type";
+    json_t *ct = json_object_get(rec, "card_type");
+    if (!ct)
+        return "missing";
+    const char *cts = json_string_value(ct);
+    if (!cts || (strcmp(cts, "cccd-2021") != 0 && strcmp(cts, "can-cuoc-2024") != 0))
+        return "must be cccd-2021 or can-cuoc-2024";
+
+    *field = "clock_synced";
+    json_t *cs = json_object_get(rec, "clock_synced");
+    if (cs && !json_is_boolean(cs))
+        return "must be true or false";
+
+    *field = "source";
+    json_t *src = json_object_get(rec, "source");
+    const char *srcs = json_string_value(src);
+    if (src && (!srcs || (strcmp(srcs, "card") != 0 && strcmp(srcs, "vneid-screen") != 0)))
+        return "must be card or vneid-screen";
+
+    *field = "id_number";
+    const char *id = json_string_value(json_object_get(rec, "id_number"));
+    if (id && (strlen(id) != 12 || !all_digits(id, 12)))
+        return "must be 12 digits";
+
+    *field = NULL;
+    return NULL;
+}
+
+/* A check-in request: fills the answer. Returns false for the stall fault
+ * (no answer at all). */
+bool handle_checkin(struct conn *c, const struct request *q, int mode, struct answer *a)
+{
+    struct sim *s = c->sim;
+    char shown[84];
+    log_token(q->has_key && !q->key_too_long ? q->key : "-", q->has_key && !q->key_too_long ? strlen(q->key) : 1,
+              shown);
+    pthread_mutex_lock(&s->lock);
+    s->st.requests++;
+    pthread_mutex_unlock(&s->lock);
+
+    if (mode == MODE_STALL) {
+        say("conn %u: POST key=%s -> no answer (stall)", c->id, shown);
+        pthread_mutex_lock(&s->lock);
+        s->st.faults++;
+        pthread_mutex_unlock(&s->lock);
+        return false;
+    }
+    if (mode_is_status(mode)) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "simulated %d (his_sim fault mode)", mode);
+        answer_error(a, mode, msg, NULL);
+        if (mode == 503 || mode == 429)
+            a->retry_after = s->opt.retry_after;
+        pthread_mutex_lock(&s->lock);
+        s->st.faults++;
+        pthread_mutex_unlock(&s->lock);
+        say("conn %u: POST key=%s -> %d (fault)", c->id, shown, mode);
+        return true;
+    }
+
+    /* What the log says about the answer: result code, or reason and field. */
+    char note[200] = "";
+    const char *ctype = q->content_type;
+    size_t ctl = strcspn(ctype, "; \t");
+    if (!(ctl == 16 && strncasecmp(ctype, "application/json", 16) == 0)) {
+        answer_error(a, 415, "Content-Type must be application/json", NULL);
+        snprintf(note, sizeof note, "(Content-Type)");
+    } else {
+        json_error_t jerr;
+        const unsigned char *body = c->buf + q->consumed - q->length;
+        json_t *rec = json_loadb((const char *)body, q->length, JSON_REJECT_DUPLICATES, &jerr);
+        if (!rec) {
+            /* jerr.text may quote the body: only the position is given back. */
+            char msg[96];
+            snprintf(msg, sizeof msg, "malformed JSON at line %d column %d", jerr.line, jerr.column);
+            answer_error(a, 400, msg, NULL);
+            snprintf(note, sizeof note, "(%s)", msg);
+        } else {
+            const char *field;
+            const char *why = check_record(rec, q, &field);
+            if (why) {
+                answer_error(a, 422, why, field);
+                char fshown[84];
+                log_token(field, strlen(field), fshown);
+                snprintf(note, sizeof note, "(%s: %s)", fshown, why);
+            } else {
+                const char *ikey = json_string_value(json_object_get(rec, "idempotency_key"));
+                const char *message;
+                const char *code = ket_qua(rec, &message);
+                pthread_mutex_lock(&s->lock);
+                struct key_entry *e = table_find(&s->keys, ikey);
+                if (e) {
+                    s->st.duplicates++;
+                    snprintf(note, sizeof note, "maKetQua=%s (duplicate)", e->code);
+                    json_t *o = json_pack("{s:s,s:s}", "maKetQua", e->code, "message",
+                                          "Đã nhận hồ sơ này trước đó (duplicate)");
+                    pthread_mutex_unlock(&s->lock);
+                    answer_json(a, 409, o);
+                } else {
+                    char *line = json_dumps(rec, JSON_COMPACT);
+                    bool stored = line && store_line(s, line) && table_add(&s->keys, ikey, code);
+                    free(line);
+                    if (stored)
+                        s->st.accepted++;
+                    pthread_mutex_unlock(&s->lock);
+                    if (stored) {
+                        answer_json(a, 200, json_pack("{s:s,s:s}", "maKetQua", code, "message", message));
+                        snprintf(note, sizeof note, "maKetQua=%s", code);
+                    } else {
+                        answer_error(a, 500, "cannot store the record", NULL);
+                        snprintf(note, sizeof note, "(cannot store the record)");
+                    }
+                }
+            }
+            json_decref(rec);
+        }
+    }
+    if (a->status >= 400 && a->status < 500 && a->status != 409) {
+        pthread_mutex_lock(&s->lock);
+        s->st.rejected++;
+        pthread_mutex_unlock(&s->lock);
+    }
+    say("conn %u: POST key=%s -> %d %s", c->id, shown, a->status, note);
+    return true;
+}

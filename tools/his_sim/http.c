@@ -1,0 +1,349 @@
+/* http.c - HTTP/1.1 on a connection: reading and checking one request
+ * (head, then a Content-Length body) and sending one answer, with the
+ * framings the fault modes ask for (length, chunked, until close). What a
+ * request means is decided in conn.c and checkin.c. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "sim.h"
+
+/* ---- HTTP requests ------------------------------------------------------------------ */
+
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Index just past the first CRLFCRLF in buf[0..n), or 0. */
+static size_t find_head_end(const unsigned char *buf, size_t n)
+{
+    for (size_t i = 0; i + 3 < n; i++)
+        if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n')
+            return i + 4;
+    return 0;
+}
+
+static bool header_has_token(const char *value, const char *token)
+{
+    size_t tl = strlen(token);
+    const char *p = value;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ",");
+        size_t m = n;
+        while (m > 0 && (p[m - 1] == ' ' || p[m - 1] == '\t'))
+            m--;
+        if (m == tl && strncasecmp(p, token, tl) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+/* Parses the head in c->buf[0..head_end) (NUL-terminating its lines in
+ * place). Returns 0 or an HTTP status with q->error set. */
+static int parse_head(struct conn *c, size_t head_end, struct request *q)
+{
+    char *head = (char *)c->buf;
+    head[head_end - 4] = '\0'; /* ends the last line of the head */
+    char *line = head;
+    char *eol = strstr(line, "\r\n");
+    if (eol)
+        *eol = '\0';
+
+    /* request line: METHOD SP TARGET SP HTTP/1.x */
+    size_t ml = 0;
+    while (line[ml] >= 'A' && line[ml] <= 'Z')
+        ml++;
+    if (ml == 0 || ml >= sizeof q->method || line[ml] != ' ') {
+        q->error = "malformed request line";
+        return 400;
+    }
+    memcpy(q->method, line, ml);
+    q->method[ml] = '\0';
+    char *target = line + ml + 1;
+    size_t tl = 0;
+    while (target[tl] > ' ' && target[tl] != 0x7f)
+        tl++;
+    if (tl == 0 || target[0] != '/' || target[tl] != ' ') {
+        q->error = "malformed request target";
+        return 400;
+    }
+    if (tl >= sizeof q->target) {
+        q->error = "request target too long";
+        return 400;
+    }
+    memcpy(q->target, target, tl);
+    q->target[tl] = '\0';
+    const char *version = target + tl + 1;
+    if (strcmp(version, "HTTP/1.1") == 0) {
+        q->minor = 1;
+    } else if (strcmp(version, "HTTP/1.0") == 0) {
+        q->minor = 0;
+    } else if (strncmp(version, "HTTP/", 5) == 0 && strlen(version) == 8 && version[6] == '.') {
+        q->error = "only HTTP/1.0 and HTTP/1.1";
+        return 505;
+    } else {
+        q->error = "malformed HTTP version";
+        return 400;
+    }
+
+    bool has_host = false, keep_alive = false, has_te = false;
+    int count = 0;
+    while (eol) {
+        line = eol + 2;
+        eol = strstr(line, "\r\n");
+        if (eol)
+            *eol = '\0';
+        if (++count > HEADER_COUNT_MAX) {
+            q->error = "too many header fields";
+            return 431;
+        }
+        if (*line == ' ' || *line == '\t') {
+            q->error = "obsolete line folding";
+            return 400;
+        }
+        char *colon = strchr(line, ':');
+        if (!colon || colon == line) {
+            q->error = "malformed header field";
+            return 400;
+        }
+        for (char *p = line; p < colon; p++)
+            if (!is_tchar((unsigned char)*p)) {
+                q->error = "malformed header field name";
+                return 400;
+            }
+        *colon = '\0';
+        char *value = colon + 1;
+        while (*value == ' ' || *value == '\t')
+            value++;
+        size_t vl = strlen(value);
+        while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+            value[--vl] = '\0';
+        for (size_t i = 0; i < vl; i++) {
+            unsigned char ch = (unsigned char)value[i];
+            if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+                q->error = "control character in a header value";
+                return 400;
+            }
+        }
+        if (strcasecmp(line, "Content-Length") == 0) {
+            if (!all_digits(value, vl)) {
+                q->error = "malformed Content-Length";
+                return 400;
+            }
+            size_t n = vl > 9 ? (size_t)BODY_MAX + 1 : (size_t)strtoul(value, NULL, 10);
+            if (q->has_length && n != q->length) {
+                q->error = "conflicting Content-Length fields";
+                return 400;
+            }
+            q->has_length = true;
+            q->length = n;
+        } else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+            has_te = true;
+        } else if (strcasecmp(line, "Host") == 0) {
+            has_host = true;
+        } else if (strcasecmp(line, "Connection") == 0) {
+            if (header_has_token(value, "close"))
+                q->close = true;
+            if (header_has_token(value, "keep-alive"))
+                keep_alive = true;
+        } else if (strcasecmp(line, "Idempotency-Key") == 0) {
+            q->has_key = true;
+            if (vl > KEY_MAX)
+                q->key_too_long = true;
+            else
+                memcpy(q->key, value, vl + 1);
+        } else if (strcasecmp(line, "Content-Type") == 0) {
+            snprintf(q->content_type, sizeof q->content_type, "%s", value);
+        }
+    }
+    if (q->minor == 0 && !keep_alive)
+        q->close = true;
+    if (has_te) {
+        q->error = "Transfer-Encoding in a request is not supported: send Content-Length";
+        return 400;
+    }
+    if (q->minor == 1 && !has_host) {
+        q->error = "HTTP/1.1 request without Host";
+        return 400;
+    }
+    if (q->has_length && q->length > BODY_MAX) {
+        q->error = "body above 64 KiB";
+        return 413;
+    }
+    return 0;
+}
+
+/* Reads one request into c->buf. Returns 0 (q filled, body at
+ * c->buf + q->consumed - q->length), an HTTP status > 0 for a request to
+ * refuse (then close), or an IO_ outcome < 0 (or IO_EOF) to close quietly. */
+int read_request(struct conn *c, struct request *q, int *io)
+{
+    memset(q, 0, sizeof *q);
+    int64_t deadline = now_ms() + (int64_t)c->sim->opt.idle_timeout_s * 1000;
+    bool started = c->len > 0;
+    if (started)
+        deadline = now_ms() + REQUEST_TIMEOUT_MS;
+    size_t head_end;
+    for (;;) {
+        /* Empty lines before a request line are ignored (RFC 9112, 2.2). */
+        size_t skip = 0;
+        while (skip + 1 < c->len && c->buf[skip] == '\r' && c->buf[skip + 1] == '\n')
+            skip += 2;
+        if (skip) {
+            memmove(c->buf, c->buf + skip, c->len - skip);
+            c->len -= skip;
+        }
+        head_end = find_head_end(c->buf, c->len < HEADER_MAX ? c->len : HEADER_MAX);
+        if (head_end)
+            break;
+        if (c->len >= HEADER_MAX) {
+            q->error = "request head above 8 KiB";
+            return 431;
+        }
+        int r = conn_read(c, c->buf + c->len, HEADER_MAX - c->len, deadline, c->len == 0);
+        if (r <= 0) {
+            *io = r;
+            return -1;
+        }
+        c->len += (size_t)r;
+        if (!started) {
+            started = true;
+            deadline = now_ms() + REQUEST_TIMEOUT_MS;
+        }
+    }
+    int st = parse_head(c, head_end, q);
+    if (st)
+        return st;
+    if (!q->has_length && strcmp(q->method, "POST") == 0) {
+        q->error = "POST without Content-Length";
+        return 411;
+    }
+    size_t need = head_end + q->length;
+    while (c->len < need) {
+        int r = conn_read(c, c->buf + c->len, HEADER_MAX + BODY_MAX - c->len, deadline, false);
+        if (r <= 0) {
+            *io = r;
+            return -1;
+        }
+        c->len += (size_t)r;
+    }
+    q->consumed = need;
+    return 0;
+}
+
+/* ---- answers ----------------------------------------------------------------------- */
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+void answer_json(struct answer *a, int status, json_t *obj)
+{
+    a->status = status;
+    a->body = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+}
+
+void answer_error(struct answer *a, int status, const char *error, const char *field)
+{
+    json_t *o = json_pack("{s:s}", "error", error);
+    if (o && field)
+        json_object_set_new(o, "field", json_string(field));
+    answer_json(a, status, o);
+}
+
+/* Sends the answer. With half set, sends only the first half of the bytes
+ * (the reset fault); the caller then resets the connection. */
+int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool half)
+{
+    char date[64];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    const char *body = a->body ? a->body : "";
+    size_t blen = strlen(body);
+
+    char head[1024];
+    int hl = snprintf(head, sizeof head,
+                      "HTTP/1.1 %d %s\r\nServer: his_sim\r\nDate: %s\r\n"
+                      "Content-Type: application/json; charset=utf-8\r\n",
+                      a->status, reason_phrase(a->status), date);
+    if (fr == FRAME_LENGTH)
+        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Length: %zu\r\n", blen);
+    else if (fr == FRAME_CHUNKED)
+        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Transfer-Encoding: chunked\r\n");
+    if (a->retry_after)
+        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Retry-After: %s\r\n", a->retry_after);
+    if (a->allow)
+        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Allow: %s\r\n", a->allow);
+    hl += snprintf(head + hl, sizeof head - (size_t)hl, "Connection: %s\r\n\r\n",
+                   a->close || fr == FRAME_EOF ? "close" : "keep-alive");
+
+    /* Chunked: 16-byte chunks, sizes in lower-case hex, no trailers. */
+    size_t cap = (size_t)hl + blen + (fr == FRAME_CHUNKED ? (blen / 16 + 2) * 8 + 8 : 0);
+    unsigned char *msg = malloc(cap);
+    if (!msg)
+        return IO_ERROR;
+    size_t n = 0;
+    memcpy(msg, head, (size_t)hl);
+    n = (size_t)hl;
+    if (fr == FRAME_CHUNKED) {
+        for (size_t off = 0; off < blen; off += 16) {
+            size_t k = blen - off < 16 ? blen - off : 16;
+            n += (size_t)snprintf((char *)msg + n, cap - n, "%zx\r\n", k);
+            memcpy(msg + n, body + off, k);
+            n += k;
+            memcpy(msg + n, "\r\n", 2);
+            n += 2;
+        }
+        memcpy(msg + n, "0\r\n\r\n", 5);
+        n += 5;
+    } else {
+        memcpy(msg + n, body, blen);
+        n += blen;
+    }
+    int r = conn_write_all(c, msg, half ? (n / 2 ? n / 2 : 1) : n);
+    free(msg);
+    return r;
+}
+
+void count_status(struct sim *s, int status)
+{
+    pthread_mutex_lock(&s->lock);
+    if (status >= 100 && status < 600)
+        s->st.status[status]++;
+    pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,232 @@
+/* sim.h - what the his_sim files share: limits, the simulator's state
+ * (struct sim, struct conn), a request and an answer, and the functions one
+ * file calls in another, grouped by the file that defines them. Private to
+ * tools/his_sim/, like libgpiod's internal.h: one header rather than one a
+ * file, because the files share one struct sim and split only by concern. */
+#ifndef HIS_SIM_SIM_H
+#define HIS_SIM_SIM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+
+#if !defined(MBEDTLS_THREADING_C) || !defined(MBEDTLS_SSL_SRV_C) || !defined(MBEDTLS_SSL_CACHE_C)
+#error "his_sim needs mbedtls built with MBEDTLS_THREADING_C, MBEDTLS_SSL_SRV_C and MBEDTLS_SSL_CACHE_C"
+#endif
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_TICKET_C)
+#define HAVE_TICKETS 1
+#include <mbedtls/ssl_ticket.h>
+#else
+#define HAVE_TICKETS 0
+#endif
+
+#define HEADER_MAX 8192         /* request line + headers + blank line */
+#define BODY_MAX 65536
+#define HEADER_COUNT_MAX 100
+#define KEY_MAX 128             /* idempotency key */
+#define DEVICE_ID_MAX 64
+#define CONN_MAX 64             /* connections at once; more are reset */
+#define TICK_MS 100             /* how often waits look at the stop flag and the mode */
+#define HANDSHAKE_TIMEOUT_MS 10000
+#define REQUEST_TIMEOUT_MS 10000 /* from a request's first byte to its last */
+#define WRITE_TIMEOUT_MS 10000
+#define DRAIN_MS 500            /* reading what the client still sends before an error close */
+#define SHUTDOWN_WAIT_MS 3000
+
+/* ---- fault modes -------------------------------------------------------- */
+
+/* Named modes; a value 400..599 means "answer every check-in with it". */
+enum mode {
+    MODE_NONE,
+    MODE_REFUSE,
+    MODE_STALL,
+    MODE_STALL_ACCEPT,
+    MODE_RESET,
+    MODE_CLOSE,
+    MODE_CLOSE_DELIMITED,
+    MODE_CHUNKED,
+    MODE_WRONG_CERT,
+    MODE_EXPIRED_CERT,
+    MODE_WRONG_HOST,
+    MODE_NAMED_COUNT
+};
+
+extern const char *const MODE_NAMES[MODE_NAMED_COUNT];
+
+/* ---- server credentials ----------------------------------------------------- */
+
+/* The certificate served depends on the mode at accept time: the certificate
+ * faults use the PKI's other server certificates when they were loaded. */
+enum cred_id { CRED_SERVER, CRED_WRONG_CA, CRED_EXPIRED, CRED_WRONG_HOST, CRED_COUNT };
+extern const char *const CRED_FILES[CRED_COUNT];
+
+struct cred {
+    bool loaded;
+    mbedtls_x509_crt crt;
+    mbedtls_pk_context key;
+    mbedtls_ssl_config conf;
+    /* One cache and ticket key per certificate: a session made under one
+     * certificate must not resume under another (it would skip the check). */
+    mbedtls_ssl_cache_context cache;
+#if HAVE_TICKETS
+    mbedtls_ssl_ticket_context ticket;
+#endif
+};
+
+/* ---- state -------------------------------------------------------------------- */
+
+struct options {
+    int port;
+    const char *pki, *cert, *key, *ca, *out, *control, *port_file, *path, *retry_after;
+    bool require_client_cert;
+    int fault;
+    int idle_timeout_s;
+    bool max_tls12;
+};
+
+struct stats {
+    unsigned long connections, handshakes, handshake_failures, resumed, client_certs;
+    unsigned long requests, accepted, duplicates, rejected, faults, resets_sent;
+    unsigned long status[600];
+};
+
+struct key_entry {
+    char *key;
+    char code[4]; /* maKetQua given when it was accepted */
+};
+
+struct key_table {
+    struct key_entry *slots;
+    size_t cap, count;
+};
+
+struct sim {
+    struct options opt;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_x509_crt ca;
+    bool have_ca;
+    struct cred creds[CRED_COUNT];
+    int listen_fd;
+    bool listening;
+    int port;
+    atomic_int mode;
+    atomic_bool stopping;
+    pthread_mutex_t lock; /* everything below */
+    pthread_cond_t conn_gone;
+    int active;
+    unsigned next_conn;
+    struct stats st;
+    struct key_table keys;
+    int out_fd;
+    char bad_control[64]; /* last unusable control file content, reported once */
+};
+
+struct conn {
+    struct sim *sim;
+    int fd;
+    unsigned id;
+    mbedtls_ssl_context ssl;
+    unsigned char *buf; /* HEADER_MAX + BODY_MAX: the request being read, and what follows */
+    size_t len;
+    int last_err;       /* mbedtls error behind IO_ERROR */
+};
+
+/* Outcomes of conn_read / conn_write_all besides a byte count. */
+enum { IO_EOF = 0, IO_TIMEOUT = -1, IO_STOP = -2, IO_ERROR = -3, IO_REFUSE = -4 };
+
+/* ---- HTTP ----------------------------------------------------------------------------- */
+
+struct request {
+    char method[16];
+    char target[256];
+    int minor;           /* HTTP/1.minor */
+    bool close;          /* Connection: close, or HTTP/1.0 without keep-alive */
+    bool has_length;
+    size_t length;
+    bool has_key, key_too_long;
+    char key[KEY_MAX + 1];
+    char content_type[128];
+    size_t consumed;     /* head + body bytes in the connection buffer */
+    const char *error;   /* why the request is refused (status > 0 from read_request) */
+};
+
+enum framing { FRAME_LENGTH, FRAME_CHUNKED, FRAME_EOF };
+
+struct answer {
+    int status;
+    char *body;              /* JSON text (malloc), or NULL */
+    const char *retry_after; /* Retry-After value, or NULL */
+    const char *allow;       /* Allow value (405), or NULL */
+    bool close;
+};
+
+/* ---- functions shared between the files -------------------------------------------------- */
+
+/* util.c */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int64_t now_ms(void);
+const char *tls_err(int r, char *buf, size_t size);
+void log_token(const char *s, size_t n, char out[84]);
+bool all_digits(const char *s, size_t n);
+
+/* faults.c */
+bool mode_is_status(int m);
+int parse_mode(const char *s);
+const char *mode_name(int m, char buf[16]);
+int refresh_mode(struct sim *s);
+enum cred_id cred_for_mode(const struct sim *s, int mode);
+
+/* tls_io.c */
+int bio_send(void *ctx, const unsigned char *buf, size_t len);
+int bio_recv(void *ctx, unsigned char *buf, size_t len);
+const char *io_name(int r);
+int conn_read(struct conn *c, unsigned char *buf, size_t len, int64_t deadline, bool idle);
+int conn_write_all(struct conn *c, const unsigned char *buf, size_t len);
+void conn_drain(struct conn *c, int limit_ms);
+void raw_hold(struct conn *c);
+void close_with_reset(int fd);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+int cache_get(void *data, unsigned char const *id, size_t id_len, mbedtls_ssl_session *session);
+#else
+int cache_get(void *data, mbedtls_ssl_session *session);
+#endif
+#if HAVE_TICKETS
+int ticket_parse(void *p_ticket, mbedtls_ssl_session *session, unsigned char *buf, size_t len);
+#endif
+
+bool conn_handshake(struct conn *c);
+
+/* http.c */
+int read_request(struct conn *c, struct request *q, int *io);
+void answer_json(struct answer *a, int status, json_t *obj);
+void answer_error(struct answer *a, int status, const char *error, const char *field);
+int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool half);
+void count_status(struct sim *s, int status);
+
+/* store.c */
+struct key_entry *table_find(const struct key_table *t, const char *key);
+bool table_add(struct key_table *t, const char *key, const char *code);
+void table_free(struct key_table *t);
+bool store_line(struct sim *s, const char *line);
+int open_records(struct sim *s);
+
+/* checkin.c */
+const char *ket_qua(json_t *rec, const char **message);
+bool handle_checkin(struct conn *c, const struct request *q, int mode, struct answer *a);
+
+/* conn.c */
+void *conn_main(void *arg);
+
+#endif
