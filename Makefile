@@ -5,7 +5,8 @@
 #   make         build build/cccd-reader (packages must already be there)
 #   make fuzz    run the fuzzers longer (FUZZ_SECONDS each, default 300)
 #
-# Layout: firmware/ is the application, drivers/ is hardware access, include/
+# Layout (README: Layout): base/ is what everything sits on, drivers/ is
+# hardware access, firmware/ROOM/ is the application by subsystem, include/ROOM/
 # holds one header per module, tools/ holds programs for developers (one .c a
 # program, or a folder for a bigger one: tools/his_sim/; tools/common/ is linked
 # into each), tests/test_*.c are cmocka suites, tests/fuzz/fuzz_*.c are

@@ -9,8 +9,8 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "delivery/checkin.h"
 #include "config/config.h"
+#include "delivery/checkin.h"
 #include "delivery/uplink.h"
 
 static struct cccd_record sample(void)

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "decode/deblur.h"
 #include "base/image_io.h"
+#include "decode/deblur.h"
 #include "imgops.h"
 #include "decode/qr_decode.h"
 #include "qr_frame.h"

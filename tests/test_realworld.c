@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "base/image_io.h"
+#include "card/text_utf8.h"
 #include "decode/qr_decode.h"
 #include "decode/qr_reader.h"
-#include "card/text_utf8.h"
 
 /* Measured on 2026-11-27 with Debian 12's libzbar 0.23.92 (see docs/read-rate.md). */
 #define REALWORLD_MIN_READ 100

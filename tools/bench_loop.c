@@ -22,11 +22,11 @@
 #include <unistd.h>
 #include <zbar.h>
 
-#include "drivers/camera.h"
-#include "config/config.h"
-#include "loop/desk.h"
 #include "base/image_io.h"
 #include "base/log.h"
+#include "config/config.h"
+#include "drivers/camera.h"
+#include "loop/desk.h"
 #include "machine.h"
 #include "loop/scan_loop.h"
 

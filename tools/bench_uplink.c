@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "delivery/checkin.h"
 #include "base/log.h"
+#include "delivery/checkin.h"
 #include "delivery/spool.h"
 #include "delivery/uplink.h"
 

@@ -31,8 +31,8 @@
 #include <unistd.h>
 #include <zbar.h>
 
-#include "base/image_io.h"
 #include "base/hex.h"
+#include "base/image_io.h"
 #include "machine.h"
 #include "decode/qr_decode.h"
 #include "decode/qr_reader.h"

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "drivers/camera.h"
 #include "base/image_io.h"
+#include "drivers/camera.h"
 
 #define FILES_MAX 4096
 

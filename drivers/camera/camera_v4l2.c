@@ -17,9 +17,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "drivers/camera.h"
 #include "base/image_io.h"
 #include "base/pixfmt.h"
+#include "drivers/camera.h"
 
 #define V4L2_BUFFERS 4
 

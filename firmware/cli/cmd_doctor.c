@@ -20,13 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cert_info.h"
-#include "delivery/checkin.h"
-#include "cli/cli.h"
 #include "base/clock.h"
+#include "cli/cert_info.h"
+#include "cli/cli.h"
 #include "config/config.h"
 #include "decode/qr_decode.h"
 #include "decode/sharpness.h"
+#include "delivery/checkin.h"
 #include "delivery/spool.h"
 #include "delivery/tls_client.h"
 #include "delivery/uplink.h"

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "card/cccd_parse.h"
-#include "cli/cli.h"
 #include "card/record_format.h"
+#include "cli/cli.h"
 
 /* Enough for any QR code (2953 bytes) with room to spare; anything longer
  * is read only far enough to know it is too long. */

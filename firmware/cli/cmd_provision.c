@@ -36,10 +36,10 @@
 #define MBEDTLS3 0
 #endif
 
+#include "base/file_io.h"
 #include "cli/cert_info.h"
 #include "cli/cli.h"
 #include "config/config.h"
-#include "base/file_io.h"
 #include "config/ini_edit.h"
 
 #define PEM_MAX 16384

@@ -12,16 +12,16 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "delivery/checkin.h"
-#include "cli/cli.h"
 #include "base/clock.h"
-#include "config/config.h"
-#include "loop/desk.h"
 #include "base/log.h"
 #include "card/record_format.h"
-#include "loop/scan_loop.h"
+#include "cli/cli.h"
+#include "config/config.h"
+#include "delivery/checkin.h"
 #include "delivery/spool.h"
 #include "delivery/uplink.h"
+#include "loop/desk.h"
+#include "loop/scan_loop.h"
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 

@@ -5,12 +5,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "card/cccd_parse.h"
-#include "cli/cli.h"
 #include "base/hex.h"
 #include "base/image_io.h"
-#include "decode/qr_reader.h"
+#include "card/cccd_parse.h"
 #include "card/record_format.h"
+#include "cli/cli.h"
+#include "decode/qr_reader.h"
 
 struct scan_opts {
     bool json;

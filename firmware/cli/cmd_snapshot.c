@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "base/clock.h"
-#include "config/config.h"
 #include "base/image_io.h"
+#include "cli/cli.h"
+#include "config/config.h"
 #include "decode/qr_decode.h"
 #include "decode/sharpness.h"
 

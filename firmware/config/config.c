@@ -4,8 +4,8 @@
  * "unknown key" error all come from it, so a key cannot be half-added. */
 #include "config/config.h"
 
-#include "delivery/checkin.h"
 #include "decode/qr_reader.h"
+#include "delivery/checkin.h"
 #include "delivery/tls_client.h"
 #include "delivery/uplink.h"
 

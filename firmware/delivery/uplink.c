@@ -10,11 +10,11 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "delivery/checkin.h"
 #include "base/clock.h"
-#include "delivery/http_response.h"
 #include "base/log.h"
 #include "card/record_format.h"
+#include "delivery/checkin.h"
+#include "delivery/http_response.h"
 
 #define BODY_MAX 65536
 #define RESPONSE_MAX (HTTP_HEADER_MAX + BODY_MAX + 4096)

@@ -8,8 +8,8 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "decode/decode_pool.h"
 #include "card/record_format.h"
+#include "decode/decode_pool.h"
 #include "loop/seen.h"
 
 #define FRAME_WAIT_MS 100
