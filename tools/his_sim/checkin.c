@@ -1,6 +1,6 @@
 /* checkin.c - one check-in (POST to --path): the record checked against
- * docs/protocol.md, the simulated insurance result (maKetQua), stored once
- * per idempotency key, and the status faults that answer instead. The rules
+ * docs/protocol.md, stored once per idempotency key with its simulated
+ * insurance result (maKetQua, store.c), and the status faults that answer instead. The rules
  * a record must meet are here, apart from how it travels (http.c). */
 #include <pthread.h>
 #include <stdbool.h>
@@ -14,24 +14,6 @@
 static const char *const VERIFIED_FIELDS[] = {
     "id_number", "old_id_number", "full_name", "date_of_birth", "sex", "address", "issue_date",
 };
-
-/* The insurance result the simulated gateway gives a record: from the last
- * digit of id_number, so tests can choose it (docs/his-sim.md). */
-const char *ket_qua(json_t *rec, const char **message)
-{
-    const char *id = json_string_value(json_object_get(rec, "id_number"));
-    char last = id && *id ? id[strlen(id) - 1] : '\0';
-    if (last == '8') {
-        *message = "Thẻ hết giá trị sử dụng (the card has expired)";
-        return "010";
-    }
-    if (last == '9') {
-        *message = "Không có thông tin thẻ (no card information)";
-        return "050";
-    }
-    *message = "Thẻ hợp lệ (card valid)";
-    return "000";
-}
 
 static bool is_hex(char ch)
 {

@@ -216,6 +216,7 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
 void count_status(struct sim *s, int status);
 
 /* store.c */
+const char *ket_qua(json_t *rec, const char **message);
 struct key_entry *table_find(const struct key_table *t, const char *key);
 bool table_add(struct key_table *t, const char *key, const char *code);
 void table_free(struct key_table *t);
@@ -223,7 +224,6 @@ bool store_line(struct sim *s, const char *line);
 int open_records(struct sim *s);
 
 /* checkin.c */
-const char *ket_qua(json_t *rec, const char **message);
 bool handle_checkin(struct conn *c, const struct request *q, int mode, struct answer *a);
 
 /* conn.c */

@@ -1,5 +1,6 @@
 /* store.c - what the sim keeps: the table of idempotency keys seen (with the
- * maKetQua each was given, so a repeat gets the same one) and the records
+ * maKetQua each was given, so a repeat gets the same one; ket_qua() decides
+ * it, for new records and for those read back at start) and the records
  * file, appended and fsynced one line a record, whose keys are read back at
  * start so a restarted sim still answers 409 for them. Nothing here locks:
  * once connection threads run, callers hold s->lock. */
@@ -13,6 +14,24 @@
 #include <unistd.h>
 
 #include "sim.h"
+
+/* The insurance result the simulated gateway gives a record: from the last
+ * digit of id_number, so tests can choose it (docs/his-sim.md). */
+const char *ket_qua(json_t *rec, const char **message)
+{
+    const char *id = json_string_value(json_object_get(rec, "id_number"));
+    char last = id && *id ? id[strlen(id) - 1] : '\0';
+    if (last == '8') {
+        *message = "Thẻ hết giá trị sử dụng (the card has expired)";
+        return "010";
+    }
+    if (last == '9') {
+        *message = "Không có thông tin thẻ (no card information)";
+        return "050";
+    }
+    *message = "Thẻ hợp lệ (card valid)";
+    return "000";
+}
 
 static uint64_t fnv1a(const char *s)
 {
