@@ -48,9 +48,11 @@ case "$what" in
   build|test)
     if [ -n "$triplet" ]; then
       foreign=$arch
-      # pkgconf's multiarch wrapper (/usr/bin/$triplet-pkg-config) comes with
-      # pkg-config; dpkg-dev's cross tables tell it where the target's .pc live.
-      pkgs="gcc-$triplet libc6-dev-$arch-cross pkg-config dpkg-dev make file"
+      # The multiarch wrapper /usr/bin/$triplet-pkg-config (and its search
+      # path for the target's .pc files) comes with pkgconf:$arch, not with
+      # the native pkg-config: a machine without it used to fail here with
+      # "$triplet-pkg-config: No such file or directory".
+      pkgs="gcc-$triplet libc6-dev-$arch-cross pkg-config pkgconf:$arch dpkg-dev make file"
       for p in $target_dev; do pkgs="$pkgs $p:$arch"; done
       if [ "$what" = test ]; then
         for p in $target_test; do pkgs="$pkgs $p:$arch"; done
