@@ -52,7 +52,9 @@ TOOL_LIBS = $(shell $(PKG_CONFIG) --libs $(TOOL_PKGS))
 TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) $(TOOL_PKGS))
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
-BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -Iinclude $(WARN) $(PKG_CFLAGS) $(MBEDTLS_CFLAGS) -DCCCD_GPIOD_MAJOR=$(GPIOD_MAJOR)
+# _FILE_OFFSET_BITS=64: on 32-bit Raspberry Pi OS (armhf) readdir() fails with
+# EOVERFLOW on filesystems with 64-bit inode numbers, and files stop at 2 GiB.
+BASE_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude $(WARN) $(PKG_CFLAGS) $(MBEDTLS_CFLAGS) -DCCCD_GPIOD_MAJOR=$(GPIOD_MAJOR)
 CFLAGS ?= -O2 -g
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_CFLAGS := -O1 -g $(SAN)
@@ -109,7 +111,16 @@ $(BUILD)/libcccd.a: $(LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/obj/%.o: %.c $(HEADERS)
+# The compiler and its flags as of the last build: objects depend on this file,
+# so a changed flag (a new -D, another flavour's libraries in the same BUILD)
+# rebuilds them instead of linking stale objects. Rewritten only on a change.
+BUILD_FLAGS = $(CC) | $(BASE_CFLAGS) | $(CFLAGS) | $(SAN_CFLAGS) | $(PKG_LIBS)
+$(BUILD)/flags: FORCE
+	@mkdir -p $(@D)
+	@echo '$(BUILD_FLAGS)' | cmp -s - $@ || echo '$(BUILD_FLAGS)' >$@
+.PHONY: FORCE
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(BUILD)/flags
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -130,7 +141,7 @@ $(BUILD)/asan/libcccd.a: $(ASAN_LIB_OBJS)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/asan/obj/%.o: %.c $(HEADERS)
+$(BUILD)/asan/obj/%.o: %.c $(HEADERS) $(BUILD)/flags
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
 

@@ -27,6 +27,7 @@
 static const char *card = "079090001234|025123456|Ngô Bảo Châu|28061990|Nam|Số 12 Hoàng Hoa Thám, Hà Nội|15062021";
 
 static char dir[64], conf[128], logpath[128], sockpath[96];
+static pid_t child; /* the running program, killed by teardown when a test fails early */
 
 static void write_config(const char *extra)
 {
@@ -54,6 +55,16 @@ static int setup(void **state)
     snprintf(conf, sizeof(conf), "%s/cccd.conf", dir);
     snprintf(logpath, sizeof(logpath), "%s/log", dir);
     snprintf(sockpath, sizeof(sockpath), "%s/notify", dir);
+    return 0;
+}
+
+/* After each test: a program left running by a failed assertion is stopped. */
+static int kill_child(void **state)
+{
+    (void)state;
+    if (child > 0 && kill(child, SIGKILL) == 0)
+        waitpid(child, NULL, 0);
+    child = 0;
     return 0;
 }
 
@@ -91,6 +102,7 @@ static pid_t start(const char *binary)
         execl(binary, binary, "run", "--config", conf, (char *)NULL);
         _exit(127);
     }
+    child = pid;
     return pid;
 }
 
@@ -162,6 +174,7 @@ static void test_service_lifecycle(void **state)
     kill(pid, SIGTERM);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    child = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_true(wait_notify(fd, "STOPPING=1", 1000));
@@ -185,6 +198,7 @@ static void test_refuses_to_start_on_bad_config(void **state)
     pid_t pid = start(binary);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
+    child = 0;
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 1);
     const char *log = read_log();
@@ -195,8 +209,8 @@ static void test_refuses_to_start_on_bad_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_service_lifecycle),
-        cmocka_unit_test(test_refuses_to_start_on_bad_config),
+        cmocka_unit_test_teardown(test_service_lifecycle, kill_child),
+        cmocka_unit_test_teardown(test_refuses_to_start_on_bad_config, kill_child),
     };
     return cmocka_run_group_tests_name("run_service", tests, setup, teardown);
 }

@@ -70,12 +70,22 @@ static int list_dir(struct camera *cam, const char *dir, char *err, size_t errle
         return CAMERA_ERR_CONFIG;
     }
     struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && picture_name(e->d_name))
-            rc = add_path(cam, dir, e->d_name);
+    int rc = 0, list_errno = 0;
+    for (;;) {
+        errno = 0;
+        if (!(e = readdir(d))) {
+            list_errno = errno; /* 0 at the end of the directory */
+            break;
+        }
+        if (e->d_name[0] != '.' && picture_name(e->d_name) && (rc = add_path(cam, dir, e->d_name)) != 0)
+            break;
+    }
     closedir(d);
     qsort(cam->paths, (size_t)cam->count, sizeof(char *), by_name);
+    if (list_errno) {
+        snprintf(err, errlen, "files:%s: cannot list the directory: %s", dir, strerror(list_errno));
+        return CAMERA_ERR_IO;
+    }
     if (rc != 0)
         snprintf(err, errlen, "files:%s: more than %d pictures, or out of memory", dir, FILES_MAX);
     return rc == 0 ? 0 : CAMERA_ERR_CONFIG;

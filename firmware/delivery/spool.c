@@ -8,9 +8,6 @@
  * syscalls, and a single lock keeps "state file durable, then segments
  * deleted" trivially ordered against a concurrent append. */
 
-/* Offsets beyond 2 GiB on 32-bit Raspberry Pi OS too (dead.log only grows). */
-#define _FILE_OFFSET_BITS 64
-
 #include "delivery/spool.h"
 
 #include <dirent.h>
