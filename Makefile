@@ -68,7 +68,7 @@ TEST_SUPPORT := $(wildcard tests/support/*.c)
 TOOLS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(wildcard tools/*.c)) $(BUILD)/tools/his_sim
 TESTS := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(wildcard tests/test_*.c))
 FUZZERS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
-HEADERS := $(wildcard include/*/*.h drivers/*/*.h tools/common/*.h tests/support/*.h)
+HEADERS := $(wildcard include/*/*.h drivers/*/*.h firmware/*/*.h tools/common/*.h tests/support/*.h)
 
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRCS))

@@ -128,7 +128,7 @@ int main(int argc, char **argv)
     double appends = fill(sa, n, "bench-a");
     if (appends < 0 || fill(sb, n, "bench-b") < 0)
         return 1;
-    struct uplink_opts o = { url, ca, cert, key, NULL, 5000, 10000, 50, 1000, true };
+    struct uplink_opts o = { url, ca, cert, key, NULL, 5000, 10000, 50, 1000, true, 30000 };
     uint64_t ca_conn = 0, cb_conn = 0;
     double reuse = drain(sa, &o, n, &ca_conn);
     o.reuse_connection = false;

@@ -106,21 +106,30 @@ static void on_insurance(void *ctx, const char *code, long age_s)
         desk_show(r->desk, DESK_INSURANCE);
 }
 
+static void stop_delivery(struct running *r)
+{
+    uplink_stop(r->uplink); /* cancels a request in flight: returns at once */
+    spool_close(r->spool);
+    r->uplink = NULL;
+    r->spool = NULL;
+    r->sink = (struct record_sink){ NULL, log_sink_accept };
+}
+
 static void stop_running(struct running *r)
 {
     scan_loop_close(r->loop);
-    uplink_stop(r->uplink);
-    spool_close(r->spool);
+    stop_delivery(r);
     desk_close(r->desk);
     r->loop = NULL;
-    r->uplink = NULL;
-    r->spool = NULL;
     r->desk = NULL;
 }
 
 static int start_delivery(struct running *r, char *err, size_t errlen)
 {
     const struct config *c = &r->cfg;
+    r->sink = (struct record_sink){ NULL, log_sink_accept };
+    if (!c->uplink_url[0])
+        return 0;
     uint8_t key[SPOOL_KEY_LEN];
     if (c->spool_key_file[0] && spool_load_key(c->spool_key_file, key, err, errlen) != 0)
         return -1;
@@ -133,10 +142,12 @@ static int start_delivery(struct running *r, char *err, size_t errlen)
     struct uplink_opts uo = { c->uplink_url, c->uplink_ca, c->uplink_cert[0] ? c->uplink_cert : NULL,
                               c->uplink_key[0] ? c->uplink_key : NULL, c->has_pin ? c->pin : NULL,
                               c->uplink_connect_timeout_ms, c->uplink_read_timeout_ms, c->uplink_backoff_min_ms,
-                              c->uplink_backoff_max_ms, true };
+                              c->uplink_backoff_max_ms, true, c->uplink_request_timeout_ms };
     struct uplink_events ev = { r, on_offline, on_insurance };
-    if (uplink_start(&r->uplink, &uo, r->spool, &ev, err, errlen) != 0)
+    if (uplink_start(&r->uplink, &uo, r->spool, &ev, err, errlen) != 0) {
+        stop_delivery(r);
         return -1;
+    }
     r->sink = (struct record_sink){ r, spool_sink_accept };
     return 0;
 }
@@ -147,7 +158,7 @@ static int start_running(struct running *r, char *err, size_t errlen)
     const struct gpio_ops *gpio = gpio_backend(r->cfg.gpio_backend);
     r->sink = (struct record_sink){ NULL, log_sink_accept };
     int rc = desk_open(&r->desk, gpio, &r->cfg.gpio, r->cfg.button_action, err, errlen);
-    if (rc == 0 && r->cfg.uplink_url[0])
+    if (rc == 0)
         rc = start_delivery(r, err, errlen);
     if (rc == 0)
         rc = scan_loop_open(&r->loop, &r->cfg.scan, NULL, r->desk, &r->sink, err, errlen);
@@ -156,9 +167,42 @@ static int start_running(struct running *r, char *err, size_t errlen)
     return rc;
 }
 
+/* Do two configurations drive the camera, the loop and the desk alike? The
+ * loop keeps running across a reload that changes only the rest. */
+static bool same_front(const struct config *a, const struct config *b)
+{
+    struct scan_opts x = a->scan, y = b->scan;
+    x.camera.source = y.camera.source = NULL; /* compared as strings below */
+    x.camera.format = y.camera.format = NULL;
+    struct gpio_config g = a->gpio, h = b->gpio;
+    g.consumer = h.consumer = NULL;
+    return memcmp(&x, &y, sizeof(x)) == 0 && strcmp(a->camera_source, b->camera_source) == 0 &&
+           strcmp(a->camera_format, b->camera_format) == 0 && strcmp(a->gpio_backend, b->gpio_backend) == 0 &&
+           memcmp(&g, &h, sizeof(g)) == 0 && a->button_action == b->button_action;
+}
+
+/* A reload that keeps the camera and desk: only delivery starts again, and
+ * the loop (which only holds the sink) scans on between two of its steps. */
+static int reload_delivery(struct running *r, const struct config *fresh, char *err, size_t errlen)
+{
+    stop_delivery(r);
+    r->cfg = *fresh;
+    config_relink(&r->cfg);
+    log_set_level(r->cfg.log_level);
+    return start_delivery(r, err, errlen);
+}
+
+static int reload_all(struct running *r, const struct config *fresh, char *err, size_t errlen)
+{
+    stop_running(r);
+    r->cfg = *fresh;
+    config_relink(&r->cfg);
+    return start_running(r, err, errlen);
+}
+
 static void reload(struct running *r, const char *path)
 {
-    struct config fresh;
+    static struct config fresh, old;
     char err[512];
     sd_notify(0, "RELOADING=1");
     if (config_load(path, &fresh, err, sizeof(err)) != 0) {
@@ -166,21 +210,23 @@ static void reload(struct running *r, const char *path)
         sd_notify(0, "READY=1");
         return;
     }
-    struct config old = r->cfg;
-    stop_running(r);
-    r->cfg = fresh;
-    config_relink(&r->cfg);
-    if (start_running(r, err, sizeof(err)) != 0) {
+    old = r->cfg;
+    config_relink(&old);
+    fresh.scan.camera.loop = old.scan.camera.loop; /* --once stays --once */
+    bool front = same_front(&old, &fresh);
+    int rc = front ? reload_delivery(r, &fresh, err, sizeof(err)) : reload_all(r, &fresh, err, sizeof(err));
+    if (rc != 0) {
         log_msg(LOG_ERR, "reload failed (%s); going back to the previous configuration", err);
-        r->cfg = old;
-        config_relink(&r->cfg);
-        if (start_running(r, err, sizeof(err)) != 0) {
+        rc = front ? reload_delivery(r, &old, err, sizeof(err)) : reload_all(r, &old, err, sizeof(err));
+        if (rc != 0) {
             log_msg(LOG_CRIT, "cannot restart with the previous configuration either: %s", err);
             stop_requested = 1;
+            if (front)
+                stop_running(r);
             return;
         }
     } else {
-        log_msg(LOG_NOTICE, "configuration reloaded from %s", path);
+        log_msg(LOG_NOTICE, "configuration reloaded from %s%s", path, front ? " (camera and desk kept running)" : "");
     }
     sd_notify(0, "READY=1");
 }

@@ -74,6 +74,7 @@ static const struct key keys[] = {
     STR("uplink", "fields", uplink_fields),
     INT("uplink", "connect_timeout_ms", uplink_connect_timeout_ms, 100, 120000),
     INT("uplink", "read_timeout_ms", uplink_read_timeout_ms, 100, 300000),
+    INT("uplink", "request_timeout_ms", uplink_request_timeout_ms, 1000, 600000),
     INT("uplink", "backoff_min_ms", uplink_backoff_min_ms, 10, 600000),
     INT("uplink", "backoff_max_ms", uplink_backoff_max_ms, 10, 3600000),
     STR("spool", "dir", spool_dir),
@@ -106,6 +107,7 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->uplink_fields, sizeof(cfg->uplink_fields), "id_number,full_name,date_of_birth");
     cfg->uplink_connect_timeout_ms = 5000;
     cfg->uplink_read_timeout_ms = 10000;
+    cfg->uplink_request_timeout_ms = 30000;
     cfg->uplink_backoff_min_ms = 1000;
     cfg->uplink_backoff_max_ms = 300000;
     snprintf(cfg->spool_dir, sizeof(cfg->spool_dir), "/var/lib/cccd-reader/spool");

@@ -12,6 +12,7 @@ struct head {
     long long content_length; /* -1: none */
     bool chunked, conn_close, conn_keep_alive;
     long retry_after_s;
+    char key[HTTP_KEY_MAX];
 };
 
 static const uint8_t *find_crlfcrlf(const uint8_t *p, size_t len)
@@ -161,6 +162,9 @@ static bool parse_header(const uint8_t *p, size_t n, int64_t now, struct head *h
         h->conn_keep_alive |= list_has(v, vn, "keep-alive");
     } else if (value_is(p, colon, "retry-after")) {
         h->retry_after_s = parse_retry_after(v, vn, now);
+    } else if (value_is(p, colon, "idempotency-key") && vn < sizeof(h->key)) {
+        memcpy(h->key, v, vn);
+        h->key[vn] = '\0';
     }
     return true;
 }
@@ -274,6 +278,7 @@ int http_response_parse(const uint8_t *buf, size_t len, bool eof, int64_t now_un
         return rc;
     out->status = h.status;
     out->retry_after_s = h.retry_after_s;
+    memcpy(out->idempotency_key, h.key, sizeof(h.key));
     out->keep_alive = h.minor >= 1 ? !h.conn_close : (h.conn_keep_alive && !h.conn_close);
     const uint8_t *p = buf + start;
     size_t avail = len - start, used = 0;

@@ -105,25 +105,36 @@ static bool is_active(const struct spool *s, uint64_t first)
 
 /* Write temp, fsync, rename, fsync the directory: after a power cut the
  * file is either the old position or the new one, never half of each. */
-static int state_write(struct spool *s, uint64_t delivered, char *err, size_t errlen)
+static int state_write(struct spool *s, uint64_t delivered, int *e_out, char *err, size_t errlen)
 {
     char line[96];
     int n = spool_state_line(s, delivered, line, sizeof(line));
-    int fd = openat(s->dirfd, STATE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return spool_io_fail(err, errlen, errno, "cannot create", s->dir, STATE_TMP);
-    ssize_t w = pwrite(fd, line, (size_t)n, 0);
-    int e = w < 0 ? errno : w != n ? ENOSPC : 0;
-    if (!e && fsync(fd) != 0)
+    const char *what = "cannot write";
+    int e = 0, fd = openat(s->dirfd, STATE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
         e = errno;
-    if (close(fd) != 0 && !e)
+        what = "cannot create";
+    } else {
+        ssize_t w = pwrite(fd, line, (size_t)n, 0);
+        e = w < 0 ? errno : w != n ? ENOSPC : 0;
+        if (!e && fsync(fd) != 0)
+            e = errno;
+        if (close(fd) != 0 && !e)
+            e = errno;
+    }
+    if (!e && renameat(s->dirfd, STATE_TMP, s->dirfd, STATE_NAME) != 0) {
         e = errno;
-    if (e)
-        return spool_io_fail(err, errlen, e, "cannot write", s->dir, STATE_TMP);
-    if (renameat(s->dirfd, STATE_TMP, s->dirfd, STATE_NAME) != 0)
-        return spool_io_fail(err, errlen, errno, "cannot rename", s->dir, STATE_TMP);
-    if (fsync(s->dirfd) != 0)
+        what = "cannot rename";
+    }
+    if (e) {
+        (void)unlinkat(s->dirfd, STATE_TMP, 0); /* an empty leftover takes a block of a full disk */
+        *e_out = e;
+        return spool_io_fail(err, errlen, e, what, s->dir, STATE_TMP);
+    }
+    if (fsync(s->dirfd) != 0) {
+        *e_out = errno;
         return spool_io_fail(err, errlen, errno, "cannot sync", s->dir, NULL);
+    }
     return 0;
 }
 
@@ -168,7 +179,21 @@ void spool_delete_delivered(struct spool *s)
     s->nsegs -= k;
 }
 
-/* The state file first, durably; only then the records and the files go. */
+/* Deletes the segments whose every record is at most seq, before the state
+ * file says so: on a full disk nothing else frees the block it needs. Safe:
+ * the service has every one of them; after a power cut the state file
+ * still names an older position, and the records it would send again are
+ * gone with their files, which the recovery takes as delivered. */
+static void free_delivered_early(struct spool *s, uint64_t seq)
+{
+    uint64_t delivered = s->delivered;
+    s->delivered = seq;
+    spool_delete_delivered(s);
+    s->delivered = delivered;
+}
+
+/* The state file first, durably; only then the records and the files go.
+ * A full disk gets the reserve, then the delivered segments, to make room. */
 int spool_ack_locked(struct spool *s, uint64_t seq, char *err, size_t errlen)
 {
     if (seq <= s->delivered)
@@ -177,12 +202,21 @@ int spool_ack_locked(struct spool *s, uint64_t seq, char *err, size_t errlen)
         return spool_fail(SPOOL_ERR_CONFIG, err, errlen,
                     "spool %s: cannot ack record %" PRIu64 ": the last record is %" PRIu64, s->dir, seq,
                     s->next_seq - 1);
-    int rc = state_write(s, seq, err, errlen);
+    int e = 0, rc = state_write(s, seq, &e, err, errlen);
+    bool full = rc && (e == ENOSPC || e == EDQUOT);
+    if (full && spool_reserve_release(s))
+        rc = state_write(s, seq, &e, err, errlen);
+    if (rc && (e == ENOSPC || e == EDQUOT)) {
+        free_delivered_early(s, seq);
+        rc = state_write(s, seq, &e, err, errlen);
+    }
     if (rc)
         return rc;
     s->delivered = seq;
     q_drop_upto(s, seq);
     spool_delete_delivered(s);
+    if (full)
+        spool_reserve_keep(s);
     return 0;
 }
 
@@ -270,6 +304,8 @@ int spool_open(struct spool **out, const struct spool_opts *opts, char *err, siz
         rc = open_dir(s, err, errlen);
     if (!rc)
         rc = spool_recover(s, err, errlen);
+    if (!rc)
+        spool_reserve_keep(s);
     if (rc) {
         spool_close(s);
         return rc;
@@ -386,7 +422,9 @@ static void retire_active(struct spool *s)
 static int append_locked(struct spool *s, const void *data, size_t len, uint64_t *seq, char *err, size_t errlen)
 {
     size_t size = FRAME_LEN + len + (s->sealed ? SEAL_LEN : 0);
-    int rc = make_room(s, size, err, errlen);
+    int rc = spool_check_active(s, err, errlen);
+    if (!rc)
+        rc = make_room(s, size, err, errlen);
     if (rc)
         return rc;
     if (q_reserve(s) != 0)
@@ -510,7 +548,9 @@ static int open_payload(struct spool *s, const struct entry *e, const struct rec
 
 static int peek_locked(struct spool *s, uint64_t *seq, void *buf, size_t cap, size_t *len, char *err, size_t errlen)
 {
-    int rc = spool_expire(s, err, errlen);
+    int rc = spool_check_active(s, err, errlen);
+    if (!rc)
+        rc = spool_expire(s, err, errlen);
     while (!rc) {
         if (!s->q_len)
             return spool_fail(SPOOL_ERR_EMPTY, err, errlen, "spool: nothing to deliver");

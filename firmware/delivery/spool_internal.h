@@ -6,6 +6,7 @@
  *   spool_io.c       bytes on disk: framing, CRC-32C, names, durable writes, messages
  *   spool_recover.c  reading the directory back after a restart or a power cut
  *   spool_dead.c     dead letters: records set aside (refused, expired, corrupt)
+ *   spool_faults.c   the disk misbehaving: a segment deleted under us, a full disk
  * docs/spool.md describes the files and the recovery rules.
  */
 #ifndef CCCD_SPOOL_INTERNAL_H
@@ -18,6 +19,7 @@
 
 #include <mbedtls/gcm.h>
 
+#include "base/file_io.h"
 #include "delivery/spool.h"
 
 #define STATE_NAME "delivered"
@@ -107,6 +109,7 @@ struct spool {
     uint64_t active_size;
     int read_fd; /* the older segment being delivered, kept open between peeks */
     uint64_t read_first;
+    bool has_reserve; /* the reserve file is there to give up on a full disk */
     int dead_fd;
     uint64_t dead_size;
     uint64_t next_seq, delivered;
@@ -148,6 +151,11 @@ int spool_recover(struct spool *s, char *err, size_t errlen);
 int spool_dead_open(struct spool *s, bool create, char *err, size_t errlen);
 int spool_set_aside(struct spool *s, size_t n, const char *reason, char *err, size_t errlen);
 int spool_expire(struct spool *s, char *err, size_t errlen);
+
+/* spool_faults.c */
+int spool_check_active(struct spool *s, char *err, size_t errlen);
+void spool_reserve_keep(struct spool *s);
+bool spool_reserve_release(struct spool *s);
 
 /* spool.c */
 struct entry *spool_q_at(const struct spool *s, size_t i);

@@ -2,12 +2,16 @@
  *
  * The pattern of mbedtls's ssl_client2 sample, with what a device needs on
  * top: a connect timeout (mbedtls_net_connect has none, so we connect the
- * socket ourselves, non-blocking, and poll), a receive-with-timeout BIO so
- * the read timeout works, a public-key pin checked in the verify callback,
- * and session resumption across reconnects. */
+ * socket ourselves, non-blocking, and poll), a public-key pin checked in the
+ * verify callback, and session resumption across reconnects.
+ *
+ * The socket stays non-blocking and our own BIO waits for it with poll():
+ * beside the socket it watches an eventfd that tls_client_cancel() writes,
+ * and it never waits past the read timeout nor past the request's deadline.
+ * A server that trickles one byte a second, or sends "100 Continue" forever,
+ * is cut off at the deadline, and a stopping service never waits for it. */
 #include "delivery/tls_client.h"
 
-#include "base/hex.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,9 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
+
+#include "base/clock.h"
+#include "base/hex.h"
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -46,10 +53,136 @@ struct tls_client {
     mbedtls_pk_context key;
     mbedtls_ssl_config conf;
     mbedtls_ssl_context ssl;
-    mbedtls_net_context net;
+    int fd;        /* the socket, non-blocking; -1 when none */
+    int cancel_fd; /* eventfd: readable once tls_client_cancel() was called */
+    int64_t deadline_ms; /* clock_ms() by which the request must be done; 0 = none */
+    int wait_why;        /* why the BIO last gave up waiting: a WAIT_* value */
     mbedtls_ssl_session session;
     bool have_session, session_taken, connected;
 };
+
+/* ---- the socket, with deadlines and cancellation ----------------------------- */
+
+enum { WAIT_READY = 0, WAIT_TIMEOUT = -1, WAIT_DEADLINE = -2, WAIT_CANCELLED = -3, WAIT_ERROR = -4 };
+
+/* Waits until the socket is ready for events, at most timeout_ms and never
+ * past the deadline; the cancel eventfd ends any wait at once. */
+static int wait_socket(struct tls_client *c, short events, int timeout_ms)
+{
+    for (;;) {
+        int64_t now = clock_ms();
+        int t = timeout_ms;
+        bool by_deadline = false;
+        if (c->deadline_ms > 0 && c->deadline_ms - now < t) {
+            t = c->deadline_ms - now > 0 ? (int)(c->deadline_ms - now) : 0;
+            by_deadline = true;
+        }
+        struct pollfd p[2] = { { c->fd, events, 0 }, { c->cancel_fd, POLLIN, 0 } };
+        int r = poll(p, 2, t);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return WAIT_ERROR;
+        if (p[1].revents)
+            return WAIT_CANCELLED;
+        if (r == 0)
+            return by_deadline ? WAIT_DEADLINE : WAIT_TIMEOUT;
+        return WAIT_READY; /* POLLERR/POLLHUP too: the next recv/send says what happened */
+    }
+}
+
+/* A wait that failed, in mbedtls's terms; wait_why keeps our reason. */
+static int wait_failed(struct tls_client *c, int w)
+{
+    c->wait_why = w;
+    return w == WAIT_ERROR ? MBEDTLS_ERR_NET_RECV_FAILED : MBEDTLS_ERR_SSL_TIMEOUT;
+}
+
+/* After MBEDTLS_ERR_SSL_TIMEOUT: which of our limits it was, and its message. */
+static int timed_out(struct tls_client *c, const char *during, char *err, size_t errlen)
+{
+    if (c->wait_why == WAIT_CANCELLED) {
+        snprintf(err, errlen, "%s:%s: %s cancelled: the service is stopping or reloading", c->host, c->port, during);
+        return TLS_ERR_CANCELLED;
+    }
+    if (c->wait_why == WAIT_DEADLINE)
+        snprintf(err, errlen, "%s:%s: %s: no complete answer within the request's deadline ([uplink] "
+                 "request_timeout_ms): the server answers too slowly", c->host, c->port, during);
+    else
+        snprintf(err, errlen, "%s:%s: %s: nothing received within %d ms ([uplink] read_timeout_ms)", c->host,
+                 c->port, during, c->read_timeout_ms);
+    return TLS_ERR_TIMEOUT;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    struct tls_client *c = ctx;
+    for (;;) {
+        ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EPIPE || errno == ECONNRESET)
+            return MBEDTLS_ERR_NET_CONN_RESET;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return MBEDTLS_ERR_NET_SEND_FAILED;
+        /* A server that stopped reading: the same bound as for answers. */
+        int w = wait_socket(c, POLLOUT, c->read_timeout_ms);
+        if (w != WAIT_READY)
+            return wait_failed(c, w);
+    }
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    struct tls_client *c = ctx;
+    for (;;) {
+        ssize_t n = recv(c->fd, buf, len, 0);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == ECONNRESET || errno == EPIPE)
+            return MBEDTLS_ERR_NET_CONN_RESET;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return MBEDTLS_ERR_NET_RECV_FAILED;
+        int w = wait_socket(c, POLLIN, c->read_timeout_ms);
+        if (w != WAIT_READY)
+            return wait_failed(c, w);
+    }
+}
+
+static void close_socket(struct tls_client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
+void tls_client_set_deadline(struct tls_client *c, int64_t deadline_ms)
+{
+    c->deadline_ms = deadline_ms;
+}
+
+void tls_client_cancel(struct tls_client *c)
+{
+    uint64_t one = 1;
+    /* An eventfd write fails only when the counter would overflow: it is
+     * readable then anyway, which is all the waits look at. */
+    (void)!write(c->cancel_fd, &one, sizeof(one));
+}
+
+/* Nothing may arrive on a kept-alive connection between an answer and the
+ * next request: a byte there is a stray answer (which would be taken for
+ * the next record's), a close, or garbage. Any of them: start afresh. */
+bool tls_client_idle_clean(struct tls_client *c)
+{
+    if (!c->connected || mbedtls_ssl_get_bytes_avail(&c->ssl) > 0)
+        return false;
+    struct pollfd p = { c->fd, POLLIN, 0 };
+    return poll(&p, 1, 0) == 0;
+}
 
 static void tls_error(char *err, size_t errlen, const char *what, int ret)
 {
@@ -140,7 +273,6 @@ static int setup_config(struct tls_client *c, char *err, size_t errlen)
     mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
     mbedtls_ssl_conf_verify(&c->conf, verify_pin, c);
-    mbedtls_ssl_conf_read_timeout(&c->conf, (uint32_t)c->read_timeout_ms);
 #if MBEDTLS3
     mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3) && defined(MBEDTLS_SSL_SESSION_TICKETS) && MBEDTLS_VERSION_NUMBER >= 0x03060100
@@ -178,12 +310,17 @@ int tls_client_open(struct tls_client **out, const struct tls_opts *o, char *err
     mbedtls_pk_init(&c->key);
     mbedtls_ssl_config_init(&c->conf);
     mbedtls_ssl_init(&c->ssl);
-    mbedtls_net_init(&c->net);
     mbedtls_ssl_session_init(&c->session);
+    c->fd = -1;
+    c->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = 0;
+    if (c->cancel_fd < 0) {
+        snprintf(err, errlen, "cannot make an eventfd for the uplink: %s", strerror(errno));
+        rc = TLS_ERR_CONFIG;
+    }
 #if MBEDTLS3
     /* TLS 1.3 in mbedtls 3.x does its crypto through PSA. */
-    if (psa_crypto_init() != PSA_SUCCESS) {
+    if (rc == 0 && psa_crypto_init() != PSA_SUCCESS) {
         snprintf(err, errlen, "PSA crypto failed to start");
         rc = TLS_ERR_CONFIG;
     }
@@ -223,36 +360,30 @@ void tls_client_close(struct tls_client *c)
     mbedtls_x509_crt_free(&c->ca);
     mbedtls_ctr_drbg_free(&c->drbg);
     mbedtls_entropy_free(&c->entropy);
+    if (c->cancel_fd >= 0)
+        close(c->cancel_fd);
     free(c);
 }
 
-/* Connects one address with a timeout; returns the connected fd or -1. */
-static int connect_one(const struct addrinfo *ai, int timeout_ms, int *err_no)
+/* Connects c->fd to one address, waiting at most timeout_ms (and never past
+ * the deadline or a cancel). Returns 0, or a WAIT_* value with *err_no. */
+static int connect_one(struct tls_client *c, const struct addrinfo *ai, int timeout_ms, int *err_no)
 {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) != 0) {
+    c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (c->fd < 0) {
         *err_no = errno;
-        if (fd >= 0)
-            close(fd);
-        return -1;
+        return WAIT_ERROR;
     }
-    int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (r != 0 && errno == EINPROGRESS) {
-        struct pollfd p = { fd, POLLOUT, 0 };
-        r = poll(&p, 1, timeout_ms);
-        int soerr = 0;
-        socklen_t sl = sizeof(soerr);
-        if (r == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
-            r = 0;
-        else
-            errno = r == 0 ? ETIMEDOUT : (soerr ? soerr : errno), r = -1;
-    }
-    if (r != 0 || fcntl(fd, F_SETFL, 0) != 0) {
-        *err_no = errno;
-        close(fd);
-        return -1;
-    }
-    return fd;
+    if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return 0;
+    int w = errno == EINPROGRESS ? wait_socket(c, POLLOUT, timeout_ms) : WAIT_ERROR;
+    int soerr = errno;
+    socklen_t sl = sizeof(soerr);
+    if (w == WAIT_READY && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr == 0)
+        return 0;
+    *err_no = w == WAIT_READY || w == WAIT_ERROR ? soerr : ETIMEDOUT;
+    close_socket(c);
+    return w == WAIT_READY ? WAIT_ERROR : w;
 }
 
 static int tcp_connect(struct tls_client *c, char *err, size_t errlen)
@@ -263,19 +394,17 @@ static int tcp_connect(struct tls_client *c, char *err, size_t errlen)
         snprintf(err, errlen, "%s: cannot resolve: %s", c->host, gai_strerror(g));
         return TLS_ERR_CONNECT;
     }
-    int fd = -1, err_no = 0;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
-        fd = connect_one(ai, c->connect_timeout_ms, &err_no);
+    int w = WAIT_ERROR, err_no = 0;
+    for (struct addrinfo *ai = res; ai && w != 0 && w != WAIT_CANCELLED && w != WAIT_DEADLINE; ai = ai->ai_next)
+        w = connect_one(c, ai, c->connect_timeout_ms, &err_no);
     freeaddrinfo(res);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s:%s: cannot connect: %s", c->host, c->port, strerror(err_no));
-        return TLS_ERR_CONNECT;
-    }
-    /* Writes must not hang on a server that stopped reading either. */
-    struct timeval tv = { c->read_timeout_ms / 1000, (c->read_timeout_ms % 1000) * 1000 };
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    c->net.fd = fd;
-    return 0;
+    if (w == 0)
+        return 0;
+    c->wait_why = w;
+    if (w == WAIT_CANCELLED || w == WAIT_DEADLINE)
+        return timed_out(c, "connect", err, errlen);
+    snprintf(err, errlen, "%s:%s: cannot connect: %s", c->host, c->port, strerror(err_no));
+    return TLS_ERR_CONNECT;
 }
 
 static int handshake_failed(struct tls_client *c, int ret, char *err, size_t errlen)
@@ -291,9 +420,11 @@ static int handshake_failed(struct tls_client *c, int ret, char *err, size_t err
         return TLS_ERR_VERIFY;
     }
     char what[300];
+    if (ret == MBEDTLS_ERR_SSL_TIMEOUT)
+        return timed_out(c, "TLS handshake", err, errlen);
     snprintf(what, sizeof(what), "%s:%s: TLS handshake failed", c->host, c->port);
     tls_error(err, errlen, what, ret);
-    return ret == MBEDTLS_ERR_SSL_TIMEOUT ? TLS_ERR_TIMEOUT : TLS_ERR_HANDSHAKE;
+    return TLS_ERR_HANDSHAKE;
 }
 
 /* TLS 1.2 hands out its session right after the handshake; TLS 1.3's
@@ -321,7 +452,7 @@ int tls_client_connect(struct tls_client *c, char *err, size_t errlen)
     int ret = mbedtls_ssl_set_hostname(&c->ssl, c->host);
     if (ret == 0 && c->have_session)
         (void)mbedtls_ssl_set_session(&c->ssl, &c->session); /* resumption is an optimisation */
-    mbedtls_ssl_set_bio(&c->ssl, &c->net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
+    mbedtls_ssl_set_bio(&c->ssl, c, bio_send, bio_recv, NULL);
     while (ret == 0 && (ret = mbedtls_ssl_handshake(&c->ssl)) != 0)
         if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
             ret = 0;
@@ -329,7 +460,7 @@ int tls_client_connect(struct tls_client *c, char *err, size_t errlen)
             break;
     if (ret != 0) {
         rc = handshake_failed(c, ret, err, errlen);
-        mbedtls_net_free(&c->net);
+        close_socket(c);
         return rc;
     }
     c->connected = true;
@@ -346,13 +477,18 @@ bool tls_client_connected(const struct tls_client *c)
 void tls_client_disconnect(struct tls_client *c)
 {
     if (!c->connected) {
-        mbedtls_net_free(&c->net);
+        close_socket(c);
         return;
     }
     if (strcmp(mbedtls_ssl_get_version(&c->ssl), "TLSv1.3") != 0)
         keep_session(c);
+    /* close_notify is a courtesy: it must not wait on a server that stopped
+     * reading (the socket is non-blocking; a full buffer drops it). */
+    int64_t deadline = c->deadline_ms;
+    c->deadline_ms = clock_ms();
     (void)mbedtls_ssl_close_notify(&c->ssl);
-    mbedtls_net_free(&c->net);
+    c->deadline_ms = deadline;
+    close_socket(c);
     c->connected = false;
 }
 
@@ -363,6 +499,8 @@ int tls_client_write(struct tls_client *c, const void *data, size_t len, char *e
         int n = mbedtls_ssl_write(&c->ssl, p, len);
         if (n == MBEDTLS_ERR_SSL_WANT_READ || n == MBEDTLS_ERR_SSL_WANT_WRITE)
             continue;
+        if (n == MBEDTLS_ERR_SSL_TIMEOUT)
+            return timed_out(c, "send", err, errlen);
         if (n < 0) {
             char what[300];
             snprintf(what, sizeof(what), "%s:%s: send failed", c->host, c->port);
@@ -394,8 +532,7 @@ int tls_client_read(struct tls_client *c, void *buf, size_t cap, char *err, size
         case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
             return 0;
         case MBEDTLS_ERR_SSL_TIMEOUT:
-            snprintf(err, errlen, "%s:%s: no answer within %d ms", c->host, c->port, c->read_timeout_ms);
-            return TLS_ERR_TIMEOUT;
+            return timed_out(c, "answer", err, errlen);
         case MBEDTLS_ERR_NET_CONN_RESET:
             snprintf(err, errlen, "%s:%s: connection reset by the server", c->host, c->port);
             return TLS_ERR_CLOSED;

@@ -7,6 +7,7 @@
 #ifndef CCCD_LOG_H
 #define CCCD_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 /* Lines with a priority above level (less urgent) are dropped. Set once at
@@ -17,5 +18,12 @@ void log_set_level(int level);
 __attribute__((format(printf, 2, 3)))
 #endif
 void log_msg(int priority, const char *fmt, ...);
+
+/* Outside text (a server's answer, a file name, a config value) made safe
+ * for one log line: printable ASCII kept, every other byte written as \xNN
+ * (so a newline cannot start a forged "<0>" line and UTF-8 stays
+ * readable as bytes), a backslash as \\, cut with "..." to fit cap.
+ * Returns out. */
+char *log_clean(const char *in, char *out, size_t cap);
 
 #endif

@@ -41,6 +41,7 @@ struct config {
     char uplink_pin[80];     /* 64 hex digits, or empty */
     char uplink_fields[256]; /* checkin.h field names */
     int uplink_connect_timeout_ms, uplink_read_timeout_ms;
+    int uplink_request_timeout_ms; /* connect to the answer's last byte, whatever the server trickles */
     int uplink_backoff_min_ms, uplink_backoff_max_ms;
     char spool_dir[256];
     char spool_key_file[256]; /* empty: records stored unencrypted */

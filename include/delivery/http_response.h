@@ -8,7 +8,7 @@
  *
  * Handles Content-Length, Transfer-Encoding: chunked, bodies ending at
  * connection close, interim 1xx responses, Connection: close / keep-alive,
- * and Retry-After (seconds or an HTTP date).
+ * Retry-After (seconds or an HTTP date) and an echoed Idempotency-Key.
  */
 #ifndef CCCD_HTTP_RESPONSE_H
 #define CCCD_HTTP_RESPONSE_H
@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #define HTTP_HEADER_MAX 8192
+#define HTTP_KEY_MAX 160 /* an echoed Idempotency-Key, NUL included */
 
 enum http_parse {
     HTTP_DONE = 1,          /* a complete response is in *out */
@@ -33,6 +34,10 @@ struct http_response {
     long retry_after_s;   /* -1 when absent or unparsable */
     size_t body_len;      /* bytes of decoded body in the caller's buffer */
     size_t consumed;      /* bytes of input this response took (for pipelining) */
+    /* The Idempotency-Key header of the answer, when the service echoes the
+     * request's (empty when absent or longer than HTTP_KEY_MAX - 1): a
+     * mismatch means the answer is not to this request. */
+    char idempotency_key[HTTP_KEY_MAX];
 };
 
 /* Parses buf[0..len). eof: the peer has closed (ends close-delimited bodies).

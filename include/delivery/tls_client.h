@@ -6,6 +6,11 @@
  * (SHA-256 of its DER SubjectPublicKeyInfo) on top, presents the device's
  * certificate (mutual TLS), applies connect and read timeouts, and resumes
  * the TLS session when it reconnects. There is no plain-text mode.
+ *
+ * Every wait (connect, handshake, send, receive) ends at the read timeout,
+ * at the deadline set for the request, or at once when another thread
+ * cancels the client: a server that trickles its answer cannot hold the
+ * uplink, nor the service's stop or reload.
  */
 #ifndef CCCD_TLS_CLIENT_H
 #define CCCD_TLS_CLIENT_H
@@ -23,6 +28,7 @@ enum tls_status {
     TLS_ERR_TIMEOUT = -5, /* no data within the read timeout */
     TLS_ERR_CLOSED = -6,  /* the peer closed or reset the connection */
     TLS_ERR_IO = -7,
+    TLS_ERR_CANCELLED = -8, /* tls_client_cancel() was called: the service is stopping */
 };
 
 struct tls_opts {
@@ -54,6 +60,15 @@ int tls_client_write(struct tls_client *c, const void *data, size_t len, char *e
 /* Reads what is there (waiting up to the read timeout); returns bytes read,
  * 0 when the peer closed cleanly, or a tls_status. */
 int tls_client_read(struct tls_client *c, void *buf, size_t cap, char *err, size_t errlen);
+
+/* Every wait from now on ends by deadline_ms (clock_ms() time; 0 = none). */
+void tls_client_set_deadline(struct tls_client *c, int64_t deadline_ms);
+/* From any thread: the current and every later wait ends with
+ * TLS_ERR_CANCELLED. For stopping; the client is closed afterwards. */
+void tls_client_cancel(struct tls_client *c);
+/* True when a kept-alive connection is open and nothing has arrived on it
+ * since the last answer: it may carry the next request. */
+bool tls_client_idle_clean(struct tls_client *c);
 
 /* After a handshake: "TLSv1.2", "TLSv1.3". */
 const char *tls_client_version(const struct tls_client *c);

@@ -3,9 +3,12 @@
  * Runs on its own thread beside the camera loop, so a slow or dead server
  * never delays reading the next card. Takes the oldest undelivered record,
  * POSTs it over TLS (keeping the connection alive), and acts on the answer
- * as docs/protocol.md says: 2xx and 409 ack it, other 4xx set it aside in
- * the dead-letter file, anything else is retried with exponential backoff
- * and jitter, honouring Retry-After.
+ * as docs/protocol.md's table says: 2xx and 409 ack it; the service's own
+ * refusal of the record sets it aside in the dead-letter file; a refusal of
+ * the terminal (a proxy refusing the certificate, 401/403, a redirect, ...)
+ * keeps every record and pauses; anything else is retried with exponential
+ * backoff and jitter, honouring Retry-After. Every request has a deadline,
+ * and stopping cancels the one in flight.
  */
 #ifndef CCCD_UPLINK_H
 #define CCCD_UPLINK_H
@@ -24,7 +27,24 @@ struct uplink_opts {
     int connect_timeout_ms, read_timeout_ms;
     int backoff_min_ms, backoff_max_ms;
     bool reuse_connection; /* false only for the benchmark: a handshake per record */
+    int request_timeout_ms; /* connect to last byte of the answer; 0 = 30000 */
 };
+
+/* What an answer means for the record that was sent (docs/protocol.md). */
+enum uplink_verdict {
+    UPLINK_DELIVERED,        /* 2xx: acked */
+    UPLINK_ALREADY_HAD,      /* 409: the service has it: acked */
+    UPLINK_RECORD_REFUSED,   /* the service's own error about this record: set aside */
+    UPLINK_TERMINAL_REFUSED, /* the terminal is refused (certificate, auth, address): kept, paused */
+    UPLINK_TEMPORARY,        /* 5xx, 408, 429, timeouts, resets: kept, retried */
+};
+
+/* Judges an answer by its status and body; why gets a line for the log
+ * (printable, bounded: the service's error text is cleaned). */
+enum uplink_verdict uplink_judge(int status, const uint8_t *body, size_t len, char *why, size_t whylen);
+
+/* The Host header for host and port: "[v6]" bracketed, ":port" unless 443. */
+void uplink_host_header(const char *host, const char *port, char *out, size_t cap);
 
 /* What the uplink tells the rest of the terminal (called on its thread). */
 struct uplink_events {
@@ -37,6 +57,7 @@ struct uplink_events {
 
 struct uplink_stats {
     uint64_t delivered, already_had, dead_letters, temporary_failures, connects;
+    uint64_t terminal_refusals; /* answers that refused the terminal, not a record */
 };
 
 struct uplink;
