@@ -2,6 +2,7 @@
 #include "base/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -25,26 +26,36 @@ void log_msg(int priority, const char *fmt, ...)
     fprintf(stderr, "<%d>%s\n", priority & 7, line);
 }
 
+/* The escaped form of byte c: returns its length. */
+static size_t escape(unsigned char c, char esc[4])
+{
+    static const char digits[] = "0123456789abcdef";
+    if (c == '\\') {
+        esc[0] = esc[1] = '\\';
+        return 2;
+    }
+    if (c < 0x20 || c > 0x7e) {
+        esc[0] = '\\', esc[1] = 'x', esc[2] = digits[c >> 4], esc[3] = digits[c & 15];
+        return 4;
+    }
+    esc[0] = (char)c;
+    return 1;
+}
+
 char *log_clean(const char *in, char *out, size_t cap)
 {
     if (!cap)
         return out;
-    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)(in ? in : "");
+    char esc[4];
+    size_t total = 0;
+    for (const unsigned char *q = p; *q; q++)
+        total += escape(*q, esc);
+    bool cut = total + 1 > cap; /* then "..." takes the last 3 bytes before the NUL */
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)(in ? in : ""); *p; p++) {
-        char esc[4];
-        size_t n = 1;
-        if (*p == '\\') {
-            esc[0] = esc[1] = '\\';
-            n = 2;
-        } else if (*p < 0x20 || *p > 0x7e) {
-            esc[0] = '\\', esc[1] = 'x', esc[2] = digits[*p >> 4], esc[3] = digits[*p & 15];
-            n = 4;
-        } else {
-            esc[0] = (char)*p;
-        }
-        /* Room for this, and for "..." plus the NUL unless it is the last. */
-        if (o + n + (p[1] ? 4 : 1) > cap) {
+    for (; *p; p++) {
+        size_t n = escape(*p, esc);
+        if (cut && o + n + 4 > cap) {
             if (o + 4 <= cap)
                 memcpy(out + o, "...", 4);
             else

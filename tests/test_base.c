@@ -14,6 +14,7 @@
 
 #include "base/file_io.h"
 #include "base/hex.h"
+#include "base/log.h"
 
 static void test_hex_encode(void **state)
 {
@@ -61,12 +62,39 @@ static void test_read_full(void **state)
     assert_int_equal(file_read_full(fd, buf, 4, -1), -1); /* a closed descriptor */
 }
 
+/* Outside text in a log line: one line, printable, bounded. */
+static void test_log_clean(void **state)
+{
+    (void)state;
+    char out[64];
+    assert_string_equal(log_clean("plain text 000", out, sizeof(out)), "plain text 000");
+    assert_string_equal(log_clean("a\n<0>PWN: x", out, sizeof(out)), "a\\x0a<0>PWN: x");
+    assert_string_equal(log_clean("tab\there\x1b[31m", out, sizeof(out)), "tab\\x09here\\x1b[31m");
+    assert_string_equal(log_clean("back\\slash", out, sizeof(out)), "back\\\\slash");
+    assert_string_equal(log_clean("Ng\xc3\xb4", out, sizeof(out)), "Ng\\xc3\\xb4");
+    assert_string_equal(log_clean(NULL, out, sizeof(out)), "");
+    /* Cut to fit, and said so. */
+    char big[200];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    log_clean(big, out, sizeof(out));
+    assert_int_equal(strlen(out), sizeof(out) - 1);
+    assert_string_equal(out + sizeof(out) - 4, "...");
+    char tiny[6];
+    assert_string_equal(log_clean("abcdef", tiny, sizeof(tiny)), "ab...");
+    assert_string_equal(log_clean("abcde", tiny, sizeof(tiny)), "abcde");
+    assert_string_equal(log_clean("\n\n", tiny, sizeof(tiny)), "..."); /* never half an escape */
+    char one[1];
+    assert_string_equal(log_clean("abc", one, sizeof(one)), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_encode),
         cmocka_unit_test(test_hex_decode),
         cmocka_unit_test(test_read_full),
+        cmocka_unit_test(test_log_clean),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

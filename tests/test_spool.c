@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -75,6 +76,9 @@ static void rm_rf(const char *path)
 static int teardown(void **state)
 {
     struct fx *f = *state;
+    char mnt[80]; /* a small filesystem a failed test left mounted */
+    snprintf(mnt, sizeof(mnt), "%s/mnt", f->base);
+    (void)umount2(mnt, MNT_DETACH);
     rm_rf(f->base);
     free(f);
     return 0;
@@ -1313,6 +1317,205 @@ static void test_sigkill_while_appending(void **state)
     }
 }
 
+/* ---- the disk misbehaving under a running spool ------------------------------------ */
+
+/* Someone deletes the segment being written (a technician "tidying up"):
+ * the next append writes it back from the open file before storing, so a
+ * kill -9 right after loses nothing. */
+static void test_active_segment_deleted(void **state)
+{
+    struct fx *f = *state;
+    struct spool_opts o = opts_for(f->dir);
+    struct spool *s = open_ok(&o);
+    append_ok(s, "one");
+    append_ok(s, "two");
+    char path[256];
+    seg_path(path, sizeof(path), f->dir, 1);
+    assert_int_equal(unlink(path), 0);
+    append_ok(s, "three");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0); /* there again before the append returned */
+    spool_close(s);
+    s = open_ok(&o);
+    expect_next(s, 1, "one");
+    expect_next(s, 2, "two");
+    expect_next(s, 3, "three");
+    spool_close(s);
+}
+
+/* Deleted while the uplink is the only one working: its next peek writes it back. */
+static void test_active_segment_deleted_then_peeked(void **state)
+{
+    struct fx *f = *state;
+    struct spool_opts o = opts_for(f->dir);
+    struct spool *s = open_ok(&o);
+    append_ok(s, "one");
+    append_ok(s, "two");
+    char path[256];
+    seg_path(path, sizeof(path), f->dir, 1);
+    assert_int_equal(unlink(path), 0);
+    expect_next(s, 1, "one");
+    spool_close(s); /* as good as a kill: the file must be back */
+    s = open_ok(&o);
+    expect_next(s, 2, "two");
+    expect_empty(s);
+    spool_close(s);
+}
+
+/* Replaced by another file of the same name: ours comes back, theirs is
+ * kept beside it, nothing of either is deleted. */
+static void test_active_segment_replaced(void **state)
+{
+    struct fx *f = *state;
+    struct spool_opts o = opts_for(f->dir);
+    struct spool *s = open_ok(&o);
+    append_ok(s, "one");
+    char path[256];
+    seg_path(path, sizeof(path), f->dir, 1);
+    char tmp[300];
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    spit(tmp, "someone else's file", 19, 0600);
+    assert_int_equal(rename(tmp, path), 0);
+    append_ok(s, "two");
+    spool_close(s);
+    s = open_ok(&o);
+    expect_next(s, 1, "one");
+    expect_next(s, 2, "two");
+    spool_close(s);
+    DIR *d = opendir(f->dir);
+    assert_non_null(d);
+    bool kept = false;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        kept |= strstr(de->d_name, ".replaced-") != NULL;
+    closedir(d);
+    assert_true(kept);
+}
+
+/* A small filesystem of its own for the spool (root only: CI and the VM). */
+static bool mount_small(struct fx *f, const char *size)
+{
+    char mnt[80];
+    snprintf(mnt, sizeof(mnt), "%s/mnt", f->base);
+    char opts[64];
+    snprintf(opts, sizeof(opts), "size=%s,mode=0700", size);
+    if (geteuid() != 0 || mkdir(mnt, 0700) != 0 || mount("tmpfs", mnt, "tmpfs", 0, opts) != 0)
+        return false;
+    snprintf(f->dir, sizeof(f->dir), "%s/spool", mnt);
+    return true;
+}
+
+static void unmount_small(struct fx *f)
+{
+    char mnt[128];
+    snprintf(mnt, sizeof(mnt), "%s/mnt", f->base);
+    assert_int_equal(umount2(mnt, MNT_DETACH), 0);
+}
+
+/* Writes a file until the disk is full. */
+static void fill(const char *dir, const char *name)
+{
+    char path[256];
+    join(path, sizeof(path), dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    assert_true(fd >= 0);
+    static char block[4096];
+    while (write(fd, block, sizeof(block)) > 0)
+        ;
+    while (write(fd, block, 1) > 0)
+        ;
+    close(fd);
+}
+
+/* The disk fills up after records were stored: the acks still land (the
+ * reserve, then the delivered segments, make room for the state file), so
+ * the queue frees its own space instead of sending one record forever. */
+static void test_full_disk_acks(void **state)
+{
+    struct fx *f = *state;
+    if (!mount_small(f, "256k"))
+        skip();
+    struct spool_opts o = opts_for(f->dir);
+    o.segment_bytes = 100; /* one record a segment: each ack can free a file */
+    struct spool *s = open_ok(&o);
+    char text[16][80];
+    for (int i = 0; i < 16; i++) {
+        payload(text[i], i + 1, 60);
+        append_ok(s, text[i]);
+    }
+    fill(f->dir, "filler-1");
+    expect_next(s, 1, text[0]); /* on the reserve */
+    fill(f->dir, "filler-2");
+    expect_next(s, 2, text[1]); /* the delivered segment of record 2 deleted first */
+    fill(f->dir, "filler-3");
+    for (int i = 3; i <= 16; i++)
+        expect_next(s, (uint64_t)i, text[i - 1]);
+    expect_empty(s);
+    append_ok(s, "new"); /* the delivered segments' space is free again */
+    spool_close(s);
+    s = open_ok(&o); /* nothing delivered comes back */
+    expect_next(s, 17, "new");
+    spool_close(s);
+    unmount_small(f);
+}
+
+/* All records in the one segment still written to: no file can go, and
+ * the reserve alone lets the first ack land. The next fails and says
+ * "disk full" (the uplink then retries the ack alone, never the record);
+ * once space is freed it lands and the reserve is made again. */
+static void test_full_disk_ack_uses_reserve(void **state)
+{
+    struct fx *f = *state;
+    if (!mount_small(f, "1m"))
+        skip();
+    struct spool_opts o = opts_for(f->dir);
+    struct spool *s = open_ok(&o);
+    append_three(s);
+    char reserve[256];
+    join(reserve, sizeof(reserve), f->dir, "reserve");
+    struct stat st;
+    assert_int_equal(stat(reserve, &st), 0);
+    fill(f->dir, "filler");
+    expect_next(s, 1, "one");
+    assert_int_equal(stat(reserve, &st), -1); /* given up */
+    fill(f->dir, "filler");
+    char err[512] = "";
+    assert_int_equal(spool_ack(s, 2, err, sizeof(err)), SPOOL_ERR_IO);
+    assert_non_null(strstr(err, "disk full"));
+    assert_int_equal(stats_of(s).records, 2);
+    char filler[256];
+    join(filler, sizeof(filler), f->dir, "filler");
+    assert_int_equal(unlink(filler), 0);
+    expect_next(s, 2, "two");
+    assert_int_equal(stat(reserve, &st), 0); /* made again: there is room */
+    spool_close(s);
+    unmount_small(f);
+}
+
+/* The state file cannot be written (here a directory squats its temporary
+ * name; in the field a read-only remount or a wrong owner): the ack fails
+ * and says why, the record stays, and it is acked once that is fixed. */
+static void test_unwritable_state_ack_fails_then_lands(void **state)
+{
+    struct fx *f = *state;
+    struct spool_opts o = opts_for(f->dir);
+    struct spool *s = open_ok(&o);
+    append_three(s);
+    char tmp[256];
+    join(tmp, sizeof(tmp), f->dir, "delivered.tmp");
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    char err[512] = "";
+    assert_int_equal(spool_ack(s, 1, err, sizeof(err)), SPOOL_ERR_IO);
+    assert_non_null(strstr(err, "delivered.tmp"));
+    assert_int_equal(stats_of(s).records, 3);
+    assert_int_equal(rmdir(tmp), 0);
+    expect_next(s, 1, "one");
+    spool_close(s);
+    s = open_ok(&o);
+    expect_next(s, 2, "two");
+    spool_close(s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1347,6 +1550,12 @@ int main(void)
         T(test_second_open_refused),
         T(test_threads_append_while_delivering),
         T(test_sigkill_while_appending),
+        T(test_active_segment_deleted),
+        T(test_active_segment_deleted_then_peeked),
+        T(test_active_segment_replaced),
+        T(test_full_disk_acks),
+        T(test_full_disk_ack_uses_reserve),
+        T(test_unwritable_state_ack_fails_then_lands),
     };
 #undef T
     /* Recovery logs its findings on stderr; the tests provoke many. */

@@ -203,8 +203,7 @@ int spool_ack_locked(struct spool *s, uint64_t seq, char *err, size_t errlen)
                     "spool %s: cannot ack record %" PRIu64 ": the last record is %" PRIu64, s->dir, seq,
                     s->next_seq - 1);
     int e = 0, rc = state_write(s, seq, &e, err, errlen);
-    bool full = rc && (e == ENOSPC || e == EDQUOT);
-    if (full && spool_reserve_release(s))
+    if (rc && (e == ENOSPC || e == EDQUOT) && spool_reserve_release(s))
         rc = state_write(s, seq, &e, err, errlen);
     if (rc && (e == ENOSPC || e == EDQUOT)) {
         free_delivered_early(s, seq);
@@ -215,8 +214,7 @@ int spool_ack_locked(struct spool *s, uint64_t seq, char *err, size_t errlen)
     s->delivered = seq;
     q_drop_upto(s, seq);
     spool_delete_delivered(s);
-    if (full)
-        spool_reserve_keep(s);
+    spool_reserve_keep(s); /* after a full disk, once there is room again */
     return 0;
 }
 
