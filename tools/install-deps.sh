@@ -11,8 +11,10 @@ set -eu
 build_pkgs="gcc make pkg-config libzbar-dev libpng-dev libjpeg62-turbo-dev
  libutf8proc-dev libjansson-dev libqrencode-dev libgpiod-dev libinih-dev libsystemd-dev
  libmbedtls-dev openssl"
-# clang and its runtime carry libFuzzer; valgrind checks the long-running loop.
-test_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev valgrind"
+# clang and its runtime carry libFuzzer; valgrind checks the long-running loop;
+# nginx-light is the hospitals' TLS terminator in tests/uplink_nginx_test.sh
+# (run there with its own config on a loopback port, never as a service).
+test_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev valgrind nginx-light"
 
 case "${1:-all}" in
   build) pkgs=$build_pkgs ;;
@@ -39,6 +41,27 @@ echo "install-deps: installing:$missing"
 # the packages may still install from the lists we have, so go on.
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -q ||
   echo "install-deps: apt-get update reported errors; trying the install anyway" >&2
+# nginx's package starts its default site (port 80) when it is installed and
+# enables it at boot: the tests only run nginx with a config of their own. So
+# while it installs, a policy-rc.d (the Debian way: exit 101, "denied") stops
+# the service starting, where the machine has none already (CI's has one),
+# and a fresh install's boot start is switched off again. No systemd needed.
+policy=""
+case " $missing " in
+  *" nginx-light "*)
+    if [ ! -e /usr/sbin/policy-rc.d ] && ! dpkg-query -W -f='${Status}\n' nginx 2>/dev/null | grep -q 'ok installed'; then
+      policy=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\n# install-deps.sh: no service starts while the test packages install\nexit 101\n' |
+        $sudo tee "$policy" >/dev/null && $sudo chmod 755 "$policy"
+      trap '$sudo rm -f "$policy"' EXIT
+    fi ;;
+esac
 # shellcheck disable=SC2086 # the list is split on purpose
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q \
   --no-install-recommends $missing
+if [ -n "$policy" ]; then
+  $sudo rm -f "$policy"
+  trap - EXIT
+  if command -v deb-systemd-helper >/dev/null 2>&1; then $sudo deb-systemd-helper disable nginx.service || true; fi
+  if command -v update-rc.d >/dev/null 2>&1; then $sudo update-rc.d nginx disable >/dev/null 2>&1 || true; fi
+fi

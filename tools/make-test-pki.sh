@@ -16,17 +16,25 @@
 #   device.crt device.key            client certificate of device "desk-test", signed by the CA
 #   wrong-ca-device.crt .key         client certificate "desk-test" signed by the wrong CA
 #                                    (the server must refuse it)
+#   expired-device.crt .key          client certificate "desk-test" signed by the CA, valid
+#                                    2020-01-01 .. 2021-01-01 only (the server must refuse it)
 #
 # Keys are 0600. Nothing secret is printed. DIR/.done marks a finished PKI: a
 # second run does nothing. The files are made in a temporary folder beside DIR
 # and renamed into place in one step, so two runs at once (parallel tests)
-# never mix one run's key with the other's certificate.
+# never mix one run's key with the other's certificate. A finished PKI that
+# lacks the newest file ($NEWEST below: one made by an older version of this
+# script) is made again and replaces the old one, again in one rename.
 set -eu
 
 die() { echo "make-test-pki: error: $*" >&2; exit 1; }
 [ $# -eq 1 ] || { echo "usage: $0 DIR" >&2; exit 2; }
 DIR=${1%/}
-[ -f "$DIR/.done" ] && exit 0
+# The file added last: a PKI without it was made by an older version of this
+# script, and is made again. Change it when adding files.
+NEWEST=expired-device.crt
+pki_complete() { [ -f "$DIR/.done" ] && [ -f "$DIR/$NEWEST" ]; }
+pki_complete && exit 0
 command -v openssl >/dev/null 2>&1 || die "the openssl command line tool is not installed"
 
 parent=$(dirname "$DIR")
@@ -119,19 +127,28 @@ signed wrong-ca-device desk-test wrong-ca client_ext "DNS:unused"
 mkdir -p "$CADIR/newcerts"
 : >"$CADIR/index.txt"
 echo 1000 >"$CADIR/serial"
-newkey "$tmp/expired.key"
-ossl req -new -config "$OPENSSL_CONF" -key "$tmp/expired.key" -subj "/CN=localhost" -out "$tmp/expired.csr"
-SAN=$LOCAL ossl ca -batch -config "$OPENSSL_CONF" -name test_ca -cert "$tmp/ca.crt" -keyfile "$tmp/ca.key" \
-  -in "$tmp/expired.csr" -out "$tmp/expired.crt" -notext -extensions server_ext \
-  -startdate 20200101000000Z -enddate 20210101000000Z
-rm -rf "$CADIR" "$tmp/expired.csr"
+expired() { # expired NAME CN EXTENSIONS SAN: signed by the CA, valid 2020-01-01 .. 2021-01-01
+  newkey "$tmp/$1.key"
+  ossl req -new -config "$OPENSSL_CONF" -key "$tmp/$1.key" -subj "/CN=$2" -out "$tmp/$1.csr"
+  SAN=$4 ossl ca -batch -config "$OPENSSL_CONF" -name test_ca -cert "$tmp/ca.crt" -keyfile "$tmp/ca.key" \
+    -in "$tmp/$1.csr" -out "$tmp/$1.crt" -notext -extensions "$3" \
+    -startdate 20200101000000Z -enddate 20210101000000Z
+  rm -f "$tmp/$1.csr"
+}
+expired expired localhost server_ext "$LOCAL"
+expired expired-device desk-test client_ext "DNS:unused"
+rm -rf "$CADIR"
 
-# Checks: the chains verify, and the expired certificate really is expired.
+# Checks: the chains verify, and the expired certificates really are expired
+# (and chain to the CA but for the dates).
 ossl verify -CAfile "$tmp/ca.crt" "$tmp/server.crt" "$tmp/wrong-host.crt" "$tmp/device.crt"
 ossl verify -CAfile "$tmp/wrong-ca.crt" "$tmp/wrong-ca-server.crt" "$tmp/wrong-ca-device.crt"
-if openssl x509 -in "$tmp/expired.crt" -noout -checkend 0 >/dev/null 2>&1; then
-  die "expired.crt is still valid"
-fi
+for f in expired expired-device; do
+  if openssl x509 -in "$tmp/$f.crt" -noout -checkend 0 >/dev/null 2>&1; then
+    die "$f.crt is still valid"
+  fi
+done
+ossl verify -CAfile "$tmp/ca.crt" -no_check_time "$tmp/expired.crt" "$tmp/expired-device.crt"
 
 openssl x509 -in "$tmp/server.crt" -noout -pubkey | openssl pkey -pubin -outform DER |
   openssl dgst -sha256 -r | cut -d' ' -f1 >"$tmp/server.pin"
@@ -143,11 +160,15 @@ chmod 755 "$tmp"
 date -u '+%Y-%m-%dT%H:%M:%SZ' >"$tmp/.done"
 chmod 644 "$tmp/.done"
 
-# Into place in one rename; DIR may exist already as an empty folder.
+# Into place in one rename; DIR may exist already as an empty folder, or as
+# a finished PKI of an older version, which is first renamed out of the way.
 if [ -d "$DIR" ] && [ -z "$(ls -A "$DIR")" ]; then rmdir "$DIR" 2>/dev/null || true; fi
+if [ -f "$DIR/.done" ] && ! pki_complete; then
+  mv -T "$DIR" "$tmp.old" 2>/dev/null && rm -rf "$tmp.old"
+fi
 if mv -T "$tmp" "$DIR" 2>/dev/null; then
   trap - EXIT
   exit 0
 fi
-[ -f "$DIR/.done" ] && exit 0 # another run finished first: use its PKI
+pki_complete && exit 0 # another run finished first: use its PKI
 die "$DIR exists and is not a finished test PKI: remove it"
