@@ -27,6 +27,7 @@
 #include "decode/qr_decode.h"
 #include "decode/sharpness.h"
 #include "delivery/checkin.h"
+#include "delivery/http_response.h"
 #include "delivery/spool.h"
 #include "delivery/tls_client.h"
 #include "delivery/uplink.h"
@@ -342,29 +343,51 @@ static const char *tls_fix(int rc)
 
 /* After the handshake, one harmless request: with TLS 1.3 a server refuses
  * a client certificate only after the client thinks the handshake is done,
- * so only an answer proves the server took us. */
-static int probe_http(struct tls_client *c, const char *host, const char *path, int *status, char *err,
-                      size_t errlen)
+ * and a proxy checking client certificates (nginx) answers its refusal in
+ * HTTP, so only the service's own answer proves it took us. The probe is a
+ * check-in the service must refuse as a record (docs/protocol.md): its own
+ * JSON error, 2xx or 409 mean the way to it is open. */
+static int probe_http(struct tls_client *c, const char *host_header, const char *path, const char *device,
+                      struct http_response *r, uint8_t *body, size_t cap, char *err, size_t errlen)
 {
-    char req[1024];
-    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: cccd-reader-doctor\r\n"
-                     "Connection: close\r\n\r\n", path, host);
-    int rc = tls_client_write(c, req, (size_t)n, err, errlen);
-    if (rc != 0)
-        return rc;
-    char buf[64];
-    int got = tls_client_read(c, buf, sizeof(buf) - 1, err, errlen);
-    if (got <= 0) {
-        if (got == 0)
-            snprintf(err, errlen, "%s: the server closed the connection without answering", host);
-        return got == 0 ? TLS_ERR_CLOSED : got;
-    }
-    buf[got] = '\0';
-    if (sscanf(buf, "HTTP/1.%*d %d", status) != 1) {
-        snprintf(err, errlen, "%s: the answer is not HTTP", host);
+    static const char probe[] = "{\"schema\":1,\"probe\":true}";
+    char req[2048];
+    int n = snprintf(req, sizeof(req),
+                     "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: cccd-reader-doctor\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\nIdempotency-Key: %.60s-doctor-probe\r\nConnection: close\r\n\r\n%s",
+                     path, host_header, sizeof(probe) - 1, device, probe);
+    if (n < 0 || (size_t)n >= sizeof(req)) {
+        snprintf(err, errlen, "the probe request does not fit: [uplink] url is too long");
         return TLS_ERR_IO;
     }
-    return 0;
+    int rc = tls_client_write(c, req, (size_t)n, err, errlen);
+    static uint8_t buf[HTTP_HEADER_MAX + 65536];
+    size_t have = 0;
+    while (rc == 0) {
+        int got = tls_client_read(c, buf + have, sizeof(buf) - have, err, errlen);
+        if (got < 0)
+            return got;
+        have += (size_t)got;
+        int p = http_response_parse(buf, have, got == 0, (int64_t)time(NULL), r, body, cap);
+        if (p == HTTP_DONE)
+            return 0;
+        if (p != HTTP_NEED_MORE || have == sizeof(buf)) {
+            snprintf(err, errlen, "%s: the answer is not readable HTTP (code %d)", host_header, p);
+            return TLS_ERR_IO;
+        }
+    }
+    return rc;
+}
+
+static const char *verdict_fix(enum uplink_verdict v, int status)
+{
+    if (v == UPLINK_TEMPORARY)
+        return status >= 500 ? "the way in works, but the service behind it is down or overloaded: ask the "
+                               "hospital's IT; records are kept and sent once it answers"
+                             : "the service asks to wait: records are kept and sent later";
+    return "the service (or a proxy in front of it) refuses this terminal: is the device certificate "
+           "expired or from another CA? is [uplink] url right? records are kept, nothing is set aside; "
+           "fix it, then `cccd-reader spool status` shows them leaving";
 }
 
 static void check_server(struct doctor *d)
@@ -385,14 +408,17 @@ static void check_server(struct doctor *d)
                           c->uplink_connect_timeout_ms, c->uplink_read_timeout_ms };
     struct tls_client *tc = NULL;
     int rc = tls_client_open(&tc, &o, err, sizeof(err));
-    int status = 0;
-    if (rc == 0)
+    if (rc == 0) {
+        tls_client_set_deadline(tc, clock_ms() + c->uplink_request_timeout_ms);
         rc = tls_client_connect(tc, err, sizeof(err));
-    const char *version = rc == 0 ? tls_client_version(tc) : "";
-    char ver[16];
-    snprintf(ver, sizeof(ver), "%s", version ? version : "TLS");
+    }
+    char ver[16], host_header[300];
+    snprintf(ver, sizeof(ver), "%s", rc == 0 ? tls_client_version(tc) : "TLS");
+    uplink_host_header(host, port, host_header, sizeof(host_header));
+    struct http_response r;
+    static uint8_t body[65536];
     if (rc == 0)
-        rc = probe_http(tc, host, path, &status, err, sizeof(err));
+        rc = probe_http(tc, host_header, path, c->device_id, &r, body, sizeof(body), err, sizeof(err));
     tls_client_close(tc);
     if (rc != 0) {
         /* Most messages of tls_client already name host:port. */
@@ -402,9 +428,16 @@ static void check_server(struct doctor *d)
             report(d, FAIL, "server", tls_fix(rc), "%s:%s: %s", host, port, err);
         return;
     }
-    report(d, PASS, "server", NULL, "%s:%s: %s, server certificate verified against %s%s, %s, HTTP %d", host, port,
-           ver, c->uplink_ca, c->has_pin ? " and the pin" : "",
-           o.cert_file ? "our certificate accepted" : "no client certificate", status);
+    char why[256];
+    enum uplink_verdict v = uplink_judge(r.status, body, r.body_len, why, sizeof(why));
+    if (v == UPLINK_TERMINAL_REFUSED || v == UPLINK_TEMPORARY) {
+        report(d, FAIL, "server", verdict_fix(v, r.status), "%s:%s: %s, TLS accepted, then the answer: %s", host,
+               port, ver, why);
+        return;
+    }
+    report(d, PASS, "server", NULL, "%s:%s: %s, server certificate verified against %s%s, %s, the service answered "
+           "the probe (HTTP %d)", host, port, ver, c->uplink_ca, c->has_pin ? " and the pin" : "",
+           o.cert_file ? "our certificate accepted" : "no client certificate", r.status);
 }
 
 /* ---- queue ------------------------------------------------------------------- */
