@@ -33,30 +33,13 @@ tmp=$(mktemp -d)
 SIM_PID="" NGINX_PID="" READER=""
 T0=$(date +%s)
 
-# stop_pid PID: SIGTERM, up to 5 s to go, then SIGKILL. Our children only.
-stop_pid() {
-  [ -n "$1" ] || return 0
-  kill -TERM "$1" 2>/dev/null || { wait "$1" 2>/dev/null; return 0; }
-  i=0; while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-  kill -KILL "$1" 2>/dev/null
-  wait "$1" 2>/dev/null
-  return 0
-}
 cleanup() {
   stop_pid "$READER"; stop_pid "$NGINX_PID"; stop_pid "$SIM_PID"
   if [ -n "${KEEP:-}" ]; then echo "# kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
+. tests/lib/delivery.sh
 trap 'exit 1' INT TERM HUP
-
-# check DESC COMMAND...: prints ok/not ok; returns the command's status.
-check() { desc=$1; shift; if "$@"; then echo "ok - $desc"; else echo "not ok - $desc"; return 1; fi; }
-note() { echo "# $*"; }
-# show FILE [PATTERN]: the lines (or the last ones) of a log, as comments.
-show() {
-  if [ -n "${2:-}" ]; then grep -E "$2" "$1" 2>/dev/null | head -n 6; else tail -n 6 "$1" 2>/dev/null; fi |
-    sed 's/^/#     /'
-}
 
 # ---- nginx: found, or installed, or the test is skipped ---------------------
 find_nginx() { command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; }; }
@@ -101,20 +84,6 @@ done
 # statically from build/trixie-libs) negotiates TLS 1.3.
 case $BUILD in */trixie|trixie) DEFAULT_TLS=TLSv1.3 ;; *) DEFAULT_TLS=TLSv1.2 ;; esac
 EXPECT_TLS=${EXPECT_TLS:-$DEFAULT_TLS}
-
-# ---- his_sim ------------------------------------------------------------------
-# start_sim NAME [PORT]: records in $tmp/NAME.jsonl, fault mode from
-# $tmp/NAME.mode; sets SIM_PORT, SIM_PID.
-start_sim() {
-  rm -f "$tmp/$1.port"
-  "$SIM" --pki "$PKI" --require-client-cert --out "$tmp/$1.jsonl" --port "${2:-0}" --port-file "$tmp/$1.port" \
-    --control "$tmp/$1.mode" >>"$tmp/$1.sim.out" 2>>"$tmp/$1.sim.err" &
-  SIM_PID=$!
-  i=0; while [ ! -s "$tmp/$1.port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-  SIM_PORT=$(cat "$tmp/$1.port" 2>/dev/null)
-  [ -n "$SIM_PORT" ]
-}
-stop_sim() { stop_pid "$SIM_PID"; SIM_PID=""; }
 
 # ---- nginx --------------------------------------------------------------------
 # The modules whose temporary folders nginx creates at start: all must point
@@ -252,24 +221,11 @@ EOF
 # run_once NAME [BINARY]: `run --once` in the foreground (the queue drains
 # for at most 15 s after the last picture); stderr appended to NAME.log.
 run_once() { timeout 45 "${2:-$CLI}" run --config "$tmp/conf.$1" --once >/dev/null 2>>"$tmp/$1.log"; }
-# run_bg NAME: `run` in the background until stop_reader.
-run_bg() { "$CLI" run --config "$tmp/conf.$1" >/dev/null 2>>"$tmp/$1.log" & READER=$!; }
-stop_reader() { stop_pid "$READER"; READER=""; }
 wait_reader() { # wait_reader S: until the background --once run ends, at most S seconds
   i=0; while kill -0 "$READER" 2>/dev/null && [ $i -lt $(($1 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
   stop_reader
 }
 
-lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
-wait_lines() { i=0; while [ "$(lines "$1")" -lt "$2" ] && [ $i -lt $(($3 * 10)) ]; do sleep 0.1; i=$((i + 1)); done; }
-keys() { sed 's/.*"idempotency_key":"\([^"]*\)".*/\1/' "$1"; }
-ids() { sed 's/.*"id_number":"\([0-9]*\)".*/\1/' "$1"; }
-once_each() { # once_each RECORDS IDS_FILE: every ID of the clip once, every key once, nothing else
-  [ "$(keys "$1" | sort | uniq -d | wc -l)" -eq 0 ] && [ "$(ids "$1" | sort | uniq -d | wc -l)" -eq 0 ] &&
-    [ "$(ids "$1" | sort)" = "$(sort "$2")" ]
-}
-queued_keys() { sed -n 's/.*queued id=[^ ]* key=\([^ ]*\).*/\1/p' "$1" | sort -u; }
-no_dead_letters() { [ ! -s "$1/dead.log" ]; }
 access() { echo "$tmp/ngx.$1/access.log"; }
 said() { # said NAME: how the run went, for a failure
   show "$tmp/$1.log" 'uplink|refus|dead|set aside|queue:'
@@ -398,7 +354,7 @@ if setup down; then
   check "his_sim down: nothing set aside" no_dead_letters "$tmp/spool.down"
   check "his_sim down: the terminal says why (HTTP 502)" grep -q 'uplink: .*502' "$tmp/down.log"
   was=$SIM_PORT
-  start_sim down "$was" || echo "not ok - his_sim down: could not start it again"
+  start_sim down --port "$was" || echo "not ok - his_sim down: could not start it again"
   if [ "$SIM_PORT" != "$was" ]; then
     # his_sim should listen on the --port given; where it does not, nginx is
     # pointed at the new port and reloaded.

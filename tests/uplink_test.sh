@@ -26,19 +26,7 @@ PKI=$BUILD/test-pki
 tools/make-test-pki.sh "$PKI" >/dev/null 2>&1 || { echo "not ok - test PKI"; exit 0; }
 "$BUILD/tools/card_clip" "$tmp/clip" 30 || { echo "not ok - card_clip"; exit 0; }
 
-check() { desc=$1; shift; if "$@"; then echo "ok - $desc"; else echo "not ok - $desc"; fi; }
-
-# start_sim NAME [his_sim options...]: fresh records file; sets PORT, SIM_PID.
-start_sim() {
-  name=$1; shift
-  rm -f "$tmp/port"
-  "$SIM" --pki "$PKI" --require-client-cert --out "$tmp/$name.jsonl" --port 0 --port-file "$tmp/port" \
-    --control "$tmp/mode" "$@" >"$tmp/$name.sim.out" 2>"$tmp/$name.sim.err" &
-  SIM_PID=$!
-  i=0; while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-  PORT=$(cat "$tmp/port")
-}
-stop_sim() { kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; SIM_PID=""; }
+. tests/lib/delivery.sh
 
 # conf NAME CLIPDIR [extra lines]: a reader config with its own spool.
 # Each card is in one frame only, 100 a second, and the crash test counts
@@ -56,7 +44,7 @@ fps = 100
 duplicate_window_s = 600
 decode_threads = 1
 [uplink]
-url = https://localhost:$PORT/api/checkin
+url = https://localhost:$SIM_PORT/api/checkin
 ca = $PKI/ca.crt
 cert = $PKI/device.crt
 key = $PKI/device.key
@@ -67,16 +55,6 @@ ${3:-}
 [spool]
 dir = $tmp/spool.$1
 EOF
-}
-
-lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
-# Waits until FILE has at least N lines (or S seconds pass).
-wait_lines() { i=0; while [ "$(lines "$1")" -lt "$2" ] && [ $i -lt $(($3 * 10)) ]; do sleep 0.1; i=$((i + 1)); done; }
-keys() { sed 's/.*"idempotency_key":"\([^"]*\)".*/\1/' "$1"; }
-ids() { sed 's/.*"id_number":"\([0-9]*\)".*/\1/' "$1"; }
-once_each() { # once_each RECORDS IDS_FILE: every ID once, every key once
-  [ "$(keys "$1" | sort | uniq -d | wc -l)" -eq 0 ] && [ "$(ids "$1" | sort | uniq -d | wc -l)" -eq 0 ] &&
-    [ "$(ids "$1" | sort)" = "$(sort "$2")" ]
 }
 
 # ---- normal delivery --------------------------------------------------------
@@ -95,7 +73,7 @@ stop_sim
 
 # ---- fault modes: records wait, then arrive exactly once ---------------------
 for mode in 500 503 stall reset refuse stall-accept close close-delimited chunked; do
-  echo "$mode" >"$tmp/mode"
+  echo "$mode" >"$tmp/f$mode.mode"
   start_sim "f$mode"
   conf "f$mode" "$tmp/clip"
   "$CLI" run --config "$tmp/conf.f$mode" >/dev/null 2>"$tmp/f$mode.log" &
@@ -108,7 +86,7 @@ for mode in 500 503 stall reset refuse stall-accept close close-delimited chunke
        check "$mode: nothing accepted while failing" test "$(lines "$tmp/f$mode.jsonl")" -eq 0
        check "$mode: the reader says why, once" test "$(grep -c 'uplink: ' "$tmp/f$mode.log")" -ge 1 ;;
   esac
-  echo none >"$tmp/mode"
+  echo none >"$tmp/f$mode.mode"
   wait_lines "$tmp/f$mode.jsonl" 30 30
   sleep 0.5; kill "$reader"; wait "$reader"
   check "$mode: all 30 delivered exactly once after recovery" once_each "$tmp/f$mode.jsonl" "$tmp/clip/ids.txt"
@@ -122,7 +100,6 @@ grep -q 'next try in 2[0-9][0-9][0-9] ms\|next try in 1[5-9][0-9][0-9] ms' "$tmp
 # ---- TLS refusals -----------------------------------------------------------
 wrongpin=0000000000000000000000000000000000000000000000000000000000000000
 for case in wrong-cert expired-cert wrong-host pin; do
-  rm -f "$tmp/mode"
   if [ "$case" = pin ]; then start_sim "t$case"; extra="pin_sha256 = $wrongpin"
   else start_sim "t$case" --fault "$case"; extra=""; fi
   conf "t$case" "$tmp/clip" "$extra"
@@ -148,7 +125,6 @@ done
 # ---- crash: SIGKILL at random moments --------------------------------------
 N=${CRASH_RECORDS:-1000}
 "$BUILD/tools/card_clip" "$tmp/crash" "$N" --seed 11 || { echo "not ok - card_clip $N"; exit 0; }
-rm -f "$tmp/mode"
 start_sim crash
 seed=${CRASH_SEED:-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}
 echo "# crash test seed $seed"
