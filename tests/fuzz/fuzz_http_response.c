@@ -1,9 +1,12 @@
-/* fuzz_http_response.c - any bytes from the network: parsed, or refused. */
+/* fuzz_http_response.c - any bytes from the network: parsed, or refused;
+ * and every parsed answer judged (uplink_judge), with a reason fit for a
+ * log line: one line of printable text. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "delivery/http_response.h"
+#include "delivery/uplink.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
@@ -16,7 +19,16 @@ static void check(const uint8_t *data, size_t len, bool eof)
         abort();
     if (rc == HTTP_DONE) {
         if (r.status < 200 || r.status > 599 || r.body_len > sizeof(body) || r.consumed > len ||
-            r.retry_after_s < -1 || r.retry_after_s > 86400)
+            r.retry_after_s < -1 || r.retry_after_s > 86400 || strnlen(r.idempotency_key, HTTP_KEY_MAX) >= HTTP_KEY_MAX)
+            abort();
+        char why[256];
+        enum uplink_verdict v = uplink_judge(r.status, body, r.body_len, why, sizeof(why));
+        if (v > UPLINK_TEMPORARY || strnlen(why, sizeof(why)) >= sizeof(why))
+            abort();
+        for (const char *p = why; *p; p++)
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+                abort();
+        if ((r.status >= 200 && r.status < 300) != (v == UPLINK_DELIVERED))
             abort();
         /* A complete response stays complete, with the same verdict, when more bytes follow. */
         if (!eof && len < 8192) {
