@@ -19,6 +19,7 @@ static void usage(FILE *out)
           "  doctor [--config FILE] [--json]       check camera, focus, GPIO, clock, certificates, server, queue\n"
           "  provision --config FILE --dir DIR     make the device key and CSR; with --cert SIGNED.pem install it\n"
           "  snapshot OUT.png [--config FILE]      one camera frame, QR codes outlined, sharpness written on it\n"
+          "  spool status|list|requeue|purge       the queue and its dead letters: list them, send them again\n"
           "  version                               print the version\n"
           "\n"
           "Personal data (ID number, name, birth date, address) is masked in text output\n"
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
         return cmd_provision(argc - 2, argv + 2);
     if (strcmp(cmd, "snapshot") == 0)
         return cmd_snapshot(argc - 2, argv + 2);
+    if (strcmp(cmd, "spool") == 0)
+        return cmd_spool(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("cccd-reader %s\n", CCCD_VERSION);
         return CLI_OK;

@@ -15,5 +15,6 @@ int cmd_run(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_provision(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+int cmd_spool(int argc, char **argv);
 
 #endif
