@@ -45,7 +45,7 @@ start_sim() { # start_sim MODE
   PORT=$(cat "$tmp/port")
 }
 
-# conf FILE CLIPDIR SPOOLDIR [KEYFILE]
+# conf FILE CLIPDIR SPOOLDIR [KEYFILE [CAMERA LINE]]
 conf() {
   cat >"$1" <<EOF
 [device]
@@ -53,6 +53,7 @@ id = desk-test
 [camera]
 source = files:$2
 fps = 100
+${5:-}
 [scan]
 duplicate_window_s = 600
 decode_threads = 1
@@ -129,6 +130,19 @@ flock -u 9
 exec 9<&-
 spool list --dead --config "$tmp/conf"
 check "nothing changed while locked" test "$(keys_of "$tmp/out")" = "$(keys_of "$tmp/dead-list")"
+
+# The real service running on the spool: the same, against its own lock.
+conf "$tmp/conf.service" "$tmp/blank" "$SP" "$tmp/spool.key" "loop = true"
+"$RUN" run --config "$tmp/conf.service" >/dev/null 2>"$tmp/service.log" &
+service=$!
+i=0; while flock -n "$SP" true && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+spool status --config "$tmp/conf"
+check "status beside the running service: read, said to be a snapshot" sh -c "test $rc -eq 0 &&
+  grep -q 'the service is running' '$tmp/out' && grep -q '^dead letters  12' '$tmp/out'"
+spool requeue --seq 3 --config "$tmp/conf"
+check "requeue beside the running service: refused with the three steps" sh -c "test $rc -eq 1 &&
+  grep -q 'sudo systemctl stop cccd-reader' '$tmp/err' && grep -q 'cccd-reader spool requeue --seq 3' '$tmp/err'"
+kill "$service"; wait "$service"
 
 # ---- requeue ---------------------------------------------------------------------------------
 spool requeue --reason "HTTP 5" --config "$tmp/conf"
