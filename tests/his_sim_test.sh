@@ -119,6 +119,14 @@ version=$("$SIM" --version | sed -n 's/.*mbedtls \([0-9]*\)\..*/\1/p')
 if [ "$version" = 2 ]; then TLS_EXPECTED=TLSv1.2; else TLS_EXPECTED=TLSv1.3; fi
 echo "# $("$SIM" --version), expecting $TLS_EXPECTED"
 
+# ---- start-up ----------------------------------------------------------------------
+long=$(head -c 2000 /dev/zero | tr '\0' '7')
+timeout 5 "$SIM" --pki "$PKI" --out "$tmp/long.jsonl" --port 0 --retry-after "$long" >"$tmp/long.out" 2>"$tmp/long.err"
+long_rc=$?
+check "a 2000-character --retry-after is refused at start" sh -c "[ $long_rc -eq 2 ] &&
+  grep -q '^his_sim: --retry-after: at most 128 characters' '$tmp/long.err' && [ ! -s '$tmp/long.out' ] &&
+  [ ! -e '$tmp/long.jsonl' ]"
+
 # ---- protocol ---------------------------------------------------------------------
 OUT=$tmp/records.jsonl
 check "sim starts on a free port and says where" start_sim main "$SIM" --pki "$PKI" --require-client-cert \

@@ -2,6 +2,7 @@
  * (head, then a Content-Length body) and sending one answer, with the
  * framings the fault modes ask for (length, chunked, until close). What a
  * request means is decided in conn.c and checkin.c. */
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -284,6 +285,22 @@ void answer_error(struct answer *a, int status, const char *error, const char *f
     answer_json(a, status, o);
 }
 
+/* Appends a formatted piece to head[0..size), at *len. False when it does
+ * not fit: the head is then unusable, and *len is left where it was so no
+ * later size - *len can wrap. */
+__attribute__((format(printf, 4, 5)))
+static bool head_add(char *head, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(head + *len, size - *len, fmt, ap);
+    va_end(ap);
+    if (r < 0 || (size_t)r >= size - *len)
+        return false;
+    *len += (size_t)r;
+    return true;
+}
+
 /* Sends the answer. With half set, sends only the first half of the bytes
  * (the reset fault); the caller then resets the connection. */
 int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool half)
@@ -297,29 +314,35 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
     size_t blen = strlen(body);
 
     char head[1024];
-    int hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 %d %s\r\nServer: his_sim\r\nDate: %s\r\n"
-                      "Content-Type: application/json; charset=utf-8\r\n",
-                      a->status, reason_phrase(a->status), date);
-    if (fr == FRAME_LENGTH)
-        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Content-Length: %zu\r\n", blen);
-    else if (fr == FRAME_CHUNKED)
-        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Transfer-Encoding: chunked\r\n");
-    if (a->retry_after)
-        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Retry-After: %s\r\n", a->retry_after);
-    if (a->allow)
-        hl += snprintf(head + hl, sizeof head - (size_t)hl, "Allow: %s\r\n", a->allow);
-    hl += snprintf(head + hl, sizeof head - (size_t)hl, "Connection: %s\r\n\r\n",
-                   a->close || fr == FRAME_EOF ? "close" : "keep-alive");
+    size_t hl = 0;
+    bool fits = head_add(head, sizeof head, &hl,
+                         "HTTP/1.1 %d %s\r\nServer: his_sim\r\nDate: %s\r\n"
+                         "Content-Type: application/json; charset=utf-8\r\n",
+                         a->status, reason_phrase(a->status), date);
+    if (fits && fr == FRAME_LENGTH)
+        fits = head_add(head, sizeof head, &hl, "Content-Length: %zu\r\n", blen);
+    else if (fits && fr == FRAME_CHUNKED)
+        fits = head_add(head, sizeof head, &hl, "Transfer-Encoding: chunked\r\n");
+    if (fits && a->retry_after)
+        fits = head_add(head, sizeof head, &hl, "Retry-After: %s\r\n", a->retry_after);
+    if (fits && a->allow)
+        fits = head_add(head, sizeof head, &hl, "Allow: %s\r\n", a->allow);
+    if (fits)
+        fits = head_add(head, sizeof head, &hl, "Connection: %s\r\n\r\n",
+                        a->close || fr == FRAME_EOF ? "close" : "keep-alive");
+    if (!fits) {
+        say("conn %u: the answer's head does not fit in %zu bytes, not sent", c->id, sizeof head);
+        return IO_ERROR;
+    }
 
     /* Chunked: 16-byte chunks, sizes in lower-case hex, no trailers. */
-    size_t cap = (size_t)hl + blen + (fr == FRAME_CHUNKED ? (blen / 16 + 2) * 8 + 8 : 0);
+    size_t cap = hl + blen + (fr == FRAME_CHUNKED ? (blen / 16 + 2) * 8 + 8 : 0);
     unsigned char *msg = malloc(cap);
     if (!msg)
         return IO_ERROR;
     size_t n = 0;
-    memcpy(msg, head, (size_t)hl);
-    n = (size_t)hl;
+    memcpy(msg, head, hl);
+    n = hl;
     if (fr == FRAME_CHUNKED) {
         for (size_t off = 0; off < blen; off += 16) {
             size_t k = blen - off < 16 ? blen - off : 16;

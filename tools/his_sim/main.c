@@ -272,6 +272,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         fprintf(stderr, "his_sim: --path must start with /\n");
         return -1;
     }
+    if (strlen(o->retry_after) > RETRY_AFTER_MAX) {
+        fprintf(stderr, "his_sim: --retry-after: at most %d characters (an HTTP date has 29)\n",
+                RETRY_AFTER_MAX);
+        return -1;
+    }
     for (const char *p = o->retry_after; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f) {
             fprintf(stderr, "his_sim: --retry-after: control characters\n");

@@ -43,6 +43,7 @@
 #define WRITE_TIMEOUT_MS 10000
 #define DRAIN_MS 500            /* reading what the client still sends before an error close */
 #define SHUTDOWN_WAIT_MS 3000
+#define RETRY_AFTER_MAX 128     /* --retry-after: an answer's head is built in 1 KiB */
 
 /* ---- fault modes -------------------------------------------------------- */
 
