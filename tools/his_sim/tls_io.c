@@ -139,7 +139,12 @@ void raw_hold(struct conn *c)
         int n = poll(&p, 1, TICK_MS);
         if (n < 0 && errno != EINTR)
             return;
-        if (n > 0 && recv(c->fd, scratch, sizeof scratch, MSG_DONTWAIT) <= 0 && errno != EAGAIN)
+        if (n <= 0)
+            continue;
+        /* recv's 0 (the client closed) leaves errno as it was, possibly a stale
+         * EAGAIN: only a -1 may be read through errno, or an EOF is polled for ever. */
+        ssize_t r = recv(c->fd, scratch, sizeof scratch, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
             return;
     }
 }
