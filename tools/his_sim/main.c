@@ -376,8 +376,25 @@ static int write_port_file(const char *path, int port)
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
-    if (!f || fprintf(f, "%d\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0) {
-        fprintf(stderr, "his_sim: %s: %s\n", path, strerror(errno));
+    if (!f) {
+        fprintf(stderr, "his_sim: %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    /* fclose whatever fprintf did (the FILE is freed either way), and a
+     * failed write leaves no F.tmp behind. */
+    bool ok = fprintf(f, "%d\n", port) >= 0;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (ok && rename(tmp, path) != 0) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        fprintf(stderr, "his_sim: %s: %s\n", path, strerror(e));
         return -1;
     }
     return 0;
