@@ -242,8 +242,17 @@ check "fault 503: 503 with Retry-After: 2" sh -c "[ '$(status)' = 503 ] && grep 
 mode 422
 post "$(key 10)" "$(record "$(key 10)" 079090001234)"
 check "fault 422 (any status 400..599): 422" test "$(status)" = 422
+mode 302
+post "$(key 10)" "$(record "$(key 10)" 079090001234)"
+check "fault 302 (any status 300..399): 302 with Location, JSON body, record not stored" sh -c "
+  [ '$(status)' = 302 ] && grep -q \"^Location: https://elsewhere.invalid/api/checkin$(printf '\r')\$\" '$tmp/resp' &&
+  grep -q '\"error\":\"simulated 302' '$tmp/resp' && [ $(lines "$OUT") -eq $n ]"
+mode 304
+post "$(key 10)" "$(record "$(key 10)" 079090001234)"
+check "fault 304: a head only (no Content-Length, no body)" sh -c "[ '$(status)' = 304 ] &&
+  ! grep -qi '^Content-Length' '$tmp/resp' && [ -z \"\$(sed '1,/^\r\$/d' '$tmp/resp')\" ] && [ $(lines "$OUT") -eq $n ]"
 stats
-check "stats work in every mode" sh -c "grep -q '\"mode\":\"422\"' '$tmp/stats'"
+check "stats work in every mode" sh -c "grep -q '\"mode\":\"304\"' '$tmp/stats'"
 
 mode stall
 TLS_TIMEOUT=2 post "$(key 10)" "$(record "$(key 10)" 079090001234)"

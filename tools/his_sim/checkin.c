@@ -157,6 +157,8 @@ bool handle_checkin(struct conn *c, const struct request *q, int mode, struct an
         answer_error(a, mode, msg, NULL);
         if (mode == 503 || mode == 429)
             a->retry_after = s->opt.retry_after;
+        if (mode < 400)
+            a->location = REDIRECT_LOCATION;
         pthread_mutex_lock(&s->lock);
         s->st.faults++;
         pthread_mutex_unlock(&s->lock);

@@ -18,7 +18,7 @@ const char *const MODE_NAMES[MODE_NAMED_COUNT] = {
     "chunked", "wrong-cert", "expired-cert", "wrong-host",
 };
 
-bool mode_is_status(int m) { return m >= 400 && m <= 599; }
+bool mode_is_status(int m) { return m >= 300 && m <= 599; }
 
 /* The mode a word names, or -1. */
 int parse_mode(const char *s)

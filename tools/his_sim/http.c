@@ -247,6 +247,13 @@ static const char *reason_phrase(int status)
 {
     switch (status) {
     case 200: return "OK";
+    case 300: return "Multiple Choices";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -266,7 +273,7 @@ static const char *reason_phrase(int status)
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
-    default: return status < 500 ? "Client Error" : "Server Error";
+    default: return status < 400 ? "Redirection" : status < 500 ? "Client Error" : "Server Error";
     }
 }
 
@@ -310,7 +317,10 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    const char *body = a->body ? a->body : "";
+    /* A 304 never has a body (RFC 9110, 15.4.5): a client reads none, so
+     * bytes sent after its head would be taken for the next answer. */
+    bool bodyless = a->status == 304;
+    const char *body = a->body && !bodyless ? a->body : "";
     size_t blen = strlen(body);
 
     char head[1024];
@@ -319,14 +329,16 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
                          "HTTP/1.1 %d %s\r\nServer: his_sim\r\nDate: %s\r\n"
                          "Content-Type: application/json; charset=utf-8\r\n",
                          a->status, reason_phrase(a->status), date);
-    if (fits && fr == FRAME_LENGTH)
+    if (fits && !bodyless && fr == FRAME_LENGTH)
         fits = head_add(head, sizeof head, &hl, "Content-Length: %zu\r\n", blen);
-    else if (fits && fr == FRAME_CHUNKED)
+    else if (fits && !bodyless && fr == FRAME_CHUNKED)
         fits = head_add(head, sizeof head, &hl, "Transfer-Encoding: chunked\r\n");
     if (fits && a->retry_after)
         fits = head_add(head, sizeof head, &hl, "Retry-After: %s\r\n", a->retry_after);
     if (fits && a->allow)
         fits = head_add(head, sizeof head, &hl, "Allow: %s\r\n", a->allow);
+    if (fits && a->location)
+        fits = head_add(head, sizeof head, &hl, "Location: %s\r\n", a->location);
     if (fits)
         fits = head_add(head, sizeof head, &hl, "Connection: %s\r\n\r\n",
                         a->close || fr == FRAME_EOF ? "close" : "keep-alive");
@@ -343,7 +355,7 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
     size_t n = 0;
     memcpy(msg, head, hl);
     n = hl;
-    if (fr == FRAME_CHUNKED) {
+    if (fr == FRAME_CHUNKED && !bodyless) {
         for (size_t off = 0; off < blen; off += 16) {
             size_t k = blen - off < 16 ? blen - off : 16;
             n += (size_t)snprintf((char *)msg + n, cap - n, "%zx\r\n", k);

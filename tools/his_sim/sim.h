@@ -44,10 +44,11 @@
 #define DRAIN_MS 500            /* reading what the client still sends before an error close */
 #define SHUTDOWN_WAIT_MS 3000
 #define RETRY_AFTER_MAX 128     /* --retry-after: an answer's head is built in 1 KiB */
+#define REDIRECT_LOCATION "https://elsewhere.invalid/api/checkin" /* .invalid: never resolves (RFC 2606) */
 
 /* ---- fault modes -------------------------------------------------------- */
 
-/* Named modes; a value 400..599 means "answer every check-in with it". */
+/* Named modes; a value 300..599 means "answer every check-in with it". */
 enum mode {
     MODE_NONE,
     MODE_REFUSE,
@@ -170,6 +171,7 @@ struct answer {
     char *body;              /* JSON text (malloc), or NULL */
     const char *retry_after; /* Retry-After value, or NULL */
     const char *allow;       /* Allow value (405), or NULL */
+    const char *location;    /* Location value (3xx), or NULL */
     bool close;
 };
 
