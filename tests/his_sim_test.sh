@@ -254,6 +254,39 @@ check "fault 304: a head only (no Content-Length, no body)" sh -c "[ '$(status)'
 stats
 check "stats work in every mode" sh -c "grep -q '\"mode\":\"304\"' '$tmp/stats'"
 
+# nginx's own pages: what a proxy in front of the service answers by itself.
+# nginx_page TITLE H1 [LINE]: the page, byte for byte (CRLF line ends).
+nginx_page() {
+  printf '<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n<center><h1>%s</h1></center>\r\n' "$1" "$2"
+  [ -n "${3:-}" ] && printf '<center>%s</center>\r\n' "$3"
+  printf '<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n'
+}
+nginx_page '502 Bad Gateway' '502 Bad Gateway' >"$tmp/page502"
+mode proxy-502
+{ request "$(key 10)" "$(record "$(key 10)" 079090001234)" keep-alive
+  request "$(key 10)" "$(record "$(key 10)" 079090001234)" close; } | tls
+check "fault proxy-502: nginx's page (text/html, Server: nginx), byte for byte, twice on one connection" sh -c "
+  [ \$(grep -c '^HTTP/1.1 502 Bad Gateway' '$tmp/resp') -eq 2 ] && grep -q '^Server: nginx' '$tmp/resp' &&
+  grep -q '^Content-Type: text/html$(printf '\r')\$' '$tmp/resp' &&
+  grep -q \"^Content-Length: $(wc -c <"$tmp/page502")$(printf '\r')\$\" '$tmp/resp' &&
+  [ \$(grep -c '^Connection: keep-alive' '$tmp/resp') -eq 1 ] &&
+  sed '1,/^\r\$/d' '$tmp/resp' | head -n 7 | cmp -s - '$tmp/page502' && [ $(lines "$OUT") -eq $n ]"
+mode proxy-503
+post "$(key 10)" "$(record "$(key 10)" 079090001234)"
+check "fault proxy-503: nginx's reason phrase and title, no Retry-After, not stored" sh -c "
+  grep -q '^HTTP/1.1 503 Service Temporarily Unavailable' '$tmp/resp' && ! grep -qi '^Retry-After' '$tmp/resp' &&
+  grep -q '<title>503 Service Temporarily Unavailable</title>' '$tmp/resp' && [ $(lines "$OUT") -eq $n ]"
+nginx_page '400 The SSL certificate error' '400 Bad Request' 'The SSL certificate error' >"$tmp/page495"
+mode cert-refused
+t_start=$(date +%s)
+request "$(key 10)" "$(record "$(key 10)" 079090001234)" keep-alive | tls
+t_took=$(($(date +%s) - t_start))
+check "fault cert-refused: 400, nginx's certificate error page, Connection: close, then EOF" sh -c "
+  grep -q '^HTTP/1.1 400 Bad Request' '$tmp/resp' && grep -q '^Content-Type: text/html' '$tmp/resp' &&
+  grep -q '^Connection: close' '$tmp/resp' && grep -q '<title>400 The SSL certificate error</title>' '$tmp/resp' &&
+  sed '1,/^\r\$/d' '$tmp/resp' | cmp -s - '$tmp/page495' && [ $(cat "$tmp/rc") -eq 0 ] && [ $t_took -lt 3 ] &&
+  [ $(lines "$OUT") -eq $n ]"
+
 mode stall
 TLS_TIMEOUT=2 post "$(key 10)" "$(record "$(key 10)" 079090001234)"
 check "fault stall: no answer within 2 s" sh -c "[ $rc -eq 124 ] && [ ! -s '$tmp/resp' ] && [ $(lines "$OUT") -eq $n ]"

@@ -166,6 +166,20 @@ bool handle_checkin(struct conn *c, const struct request *q, int mode, struct an
         return true;
     }
 
+    if (mode_is_proxy(mode) || mode == MODE_CERT_REFUSED) {
+        if (mode == MODE_CERT_REFUSED)
+            answer_nginx_cert_error(a);
+        else
+            answer_nginx(a, mode - MODE_PROXY);
+        pthread_mutex_lock(&s->lock);
+        s->st.faults++;
+        pthread_mutex_unlock(&s->lock);
+        char mb[16];
+        say("conn %u: POST key=%s -> %d, nginx page (%s)%s", c->id, shown, a->status, mode_name(mode, mb),
+            a->close ? ", closing" : "");
+        return true;
+    }
+
     /* What the log says about the answer: result code, or reason and field. */
     char note[200] = "";
     const char *ctype = q->content_type;

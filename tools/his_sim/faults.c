@@ -15,17 +15,14 @@
 
 const char *const MODE_NAMES[MODE_NAMED_COUNT] = {
     "none", "refuse", "stall", "stall-accept", "reset", "close", "close-delimited",
-    "chunked", "wrong-cert", "expired-cert", "wrong-host",
+    "chunked", "wrong-cert", "expired-cert", "wrong-host", "cert-refused",
 };
 
 bool mode_is_status(int m) { return m >= 300 && m <= 599; }
+bool mode_is_proxy(int m) { return m >= MODE_PROXY + 300 && m <= MODE_PROXY + 599; }
 
-/* The mode a word names, or -1. */
-int parse_mode(const char *s)
+static int parse_status(const char *s)
 {
-    for (int i = 0; i < MODE_NAMED_COUNT; i++)
-        if (strcmp(s, MODE_NAMES[i]) == 0)
-            return i;
     if (strlen(s) == 3 && s[0] >= '0' && s[0] <= '9' && s[1] >= '0' && s[1] <= '9' &&
         s[2] >= '0' && s[2] <= '9') {
         int code = atoi(s);
@@ -35,11 +32,27 @@ int parse_mode(const char *s)
     return -1;
 }
 
+/* The mode a word names, or -1. */
+int parse_mode(const char *s)
+{
+    for (int i = 0; i < MODE_NAMED_COUNT; i++)
+        if (strcmp(s, MODE_NAMES[i]) == 0)
+            return i;
+    if (strncmp(s, "proxy-", 6) == 0) {
+        int code = parse_status(s + 6);
+        return code < 0 ? -1 : MODE_PROXY + code;
+    }
+    return parse_status(s);
+}
+
 const char *mode_name(int m, char buf[16])
 {
     if (m >= 0 && m < MODE_NAMED_COUNT)
         return MODE_NAMES[m];
-    snprintf(buf, 16, "%d", m);
+    if (mode_is_proxy(m))
+        snprintf(buf, 16, "proxy-%d", m - MODE_PROXY);
+    else
+        snprintf(buf, 16, "%d", m);
     return buf;
 }
 

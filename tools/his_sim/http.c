@@ -277,6 +277,71 @@ static const char *reason_phrase(int status)
     }
 }
 
+/* nginx's status lines (ngx_http_header_filter_module.c) where they differ
+ * from reason_phrase's or name a status it has none for. */
+static const char *nginx_reason(int status)
+{
+    switch (status) {
+    case 302: return "Moved Temporarily";
+    case 402: return "Payment Required";
+    case 405: return "Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Time-out";
+    case 410: return "Gone";
+    case 412: return "Precondition Failed";
+    case 413: return "Request Entity Too Large";
+    case 414: return "Request-URI Too Large";
+    case 416: return "Requested Range Not Satisfiable";
+    case 421: return "Misdirected Request";
+    case 503: return "Service Temporarily Unavailable";
+    case 504: return "Gateway Time-out";
+    case 507: return "Insufficient Storage";
+    default: return reason_phrase(status);
+    }
+}
+
+/* nginx's own page (ngx_http_special_response.c, server_tokens off): CRLF
+ * line ends, the tail naming nginx. line, when given, is a second centred line. */
+static char *nginx_page(const char *title, const char *h1, const char *line)
+{
+    static const char fmt[] = "<html>\r\n<head><title>%s</title></head>\r\n<body>\r\n"
+                              "<center><h1>%s</h1></center>\r\n%s%s%s"
+                              "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+    const char *pre = line ? "<center>" : "", *post = line ? "</center>\r\n" : "";
+    int n = snprintf(NULL, 0, fmt, title, h1, pre, line ? line : "", post);
+    char *page = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (page)
+        snprintf(page, (size_t)n + 1, fmt, title, h1, pre, line ? line : "", post);
+    return page;
+}
+
+/* What nginx answers by itself with this status (proxy-NNN): its page,
+ * titled as nginx titles it (302 and 401 differ from the status line). */
+void answer_nginx(struct answer *a, int status)
+{
+    const char *reason = nginx_reason(status);
+    const char *title = status == 302 ? "Found" : status == 401 ? "Authorization Required" : reason;
+    char t[96];
+    snprintf(t, sizeof t, "%d %s", status, title);
+    a->status = status;
+    a->reason = reason;
+    a->nginx = true;
+    a->body = nginx_page(t, t, NULL);
+    if (status < 400)
+        a->location = REDIRECT_LOCATION;
+}
+
+/* What nginx answers, and then closes, with ssl_verify_client on when the
+ * client certificate failed verification (its error 495, sent as 400). */
+void answer_nginx_cert_error(struct answer *a)
+{
+    a->status = 400;
+    a->reason = "Bad Request";
+    a->nginx = true;
+    a->body = nginx_page("400 The SSL certificate error", "400 Bad Request", "The SSL certificate error");
+    a->close = true;
+}
+
 void answer_json(struct answer *a, int status, json_t *obj)
 {
     a->status = status;
@@ -326,9 +391,10 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
     char head[1024];
     size_t hl = 0;
     bool fits = head_add(head, sizeof head, &hl,
-                         "HTTP/1.1 %d %s\r\nServer: his_sim\r\nDate: %s\r\n"
-                         "Content-Type: application/json; charset=utf-8\r\n",
-                         a->status, reason_phrase(a->status), date);
+                         "HTTP/1.1 %d %s\r\nServer: %s\r\nDate: %s\r\nContent-Type: %s\r\n",
+                         a->status, a->reason ? a->reason : reason_phrase(a->status),
+                         a->nginx ? "nginx" : "his_sim", date,
+                         a->nginx ? "text/html" : "application/json; charset=utf-8");
     if (fits && !bodyless && fr == FRAME_LENGTH)
         fits = head_add(head, sizeof head, &hl, "Content-Length: %zu\r\n", blen);
     else if (fits && !bodyless && fr == FRAME_CHUNKED)

@@ -14,8 +14,9 @@
  *
  * Fault modes (--fault, or one word in the --control file, re-read before
  * every accept and every request): none, refuse, stall, stall-accept, reset,
- * close, close-delimited, chunked, wrong-cert, expired-cert, wrong-host, and
- * any status 300..599 (503 and 429 carry Retry-After, 3xx a Location). docs/his-sim.md has
+ * close, close-delimited, chunked, wrong-cert, expired-cert, wrong-host,
+ * cert-refused, any status 300..599 (503 and 429 carry Retry-After, 3xx a
+ * Location), and proxy-NNN (the same statuses as nginx's own HTML pages). docs/his-sim.md has
  * what each does, the maKetQua rule, and how the tests use them.
  *
  * Logs (stderr) carry idempotency keys, statuses and result codes only, never
@@ -179,7 +180,8 @@ static void usage(FILE *f)
           "               [--path /api/checkin] [--retry-after VALUE] [--idle-timeout S] [--max-tls 1.2]\n"
           "       his_sim --version\n"
           "modes: none refuse stall stall-accept reset close close-delimited chunked\n"
-          "       wrong-cert expired-cert wrong-host, or a status 300..599 (e.g. 302, 500, 503)\n",
+          "       wrong-cert expired-cert wrong-host cert-refused, a status 300..599 (e.g. 302, 500, 503),\n"
+          "       or proxy-NNN (NNN 300..599: nginx's own page, e.g. proxy-502)\n",
           f);
 }
 

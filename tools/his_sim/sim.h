@@ -48,7 +48,9 @@
 
 /* ---- fault modes -------------------------------------------------------- */
 
-/* Named modes; a value 300..599 means "answer every check-in with it". */
+/* Named modes; a value 300..599 means "answer every check-in with it" (the
+ * service's JSON refusal), MODE_PROXY + 300..599 the same status as nginx's
+ * own HTML page (something in front of the service refused). */
 enum mode {
     MODE_NONE,
     MODE_REFUSE,
@@ -61,8 +63,10 @@ enum mode {
     MODE_WRONG_CERT,
     MODE_EXPIRED_CERT,
     MODE_WRONG_HOST,
+    MODE_CERT_REFUSED,
     MODE_NAMED_COUNT
 };
+#define MODE_PROXY 1000 /* proxy-NNN is MODE_PROXY + NNN */
 
 extern const char *const MODE_NAMES[MODE_NAMED_COUNT];
 
@@ -172,6 +176,8 @@ struct answer {
     const char *retry_after; /* Retry-After value, or NULL */
     const char *allow;       /* Allow value (405), or NULL */
     const char *location;    /* Location value (3xx), or NULL */
+    const char *reason;      /* reason phrase, or NULL for the usual one */
+    bool nginx;              /* an nginx page: text/html, Server: nginx */
     bool close;
 };
 
@@ -186,6 +192,7 @@ bool all_digits(const char *s, size_t n);
 
 /* faults.c */
 bool mode_is_status(int m);
+bool mode_is_proxy(int m);
 int parse_mode(const char *s);
 const char *mode_name(int m, char buf[16]);
 int refresh_mode(struct sim *s);
@@ -215,6 +222,8 @@ bool conn_handshake(struct conn *c);
 int read_request(struct conn *c, struct request *q, int *io);
 void answer_json(struct answer *a, int status, json_t *obj);
 void answer_error(struct answer *a, int status, const char *error, const char *field);
+void answer_nginx(struct answer *a, int status);
+void answer_nginx_cert_error(struct answer *a);
 int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool half);
 void count_status(struct sim *s, int status);
 
