@@ -318,6 +318,13 @@ post "$(key 13)" "$(record "$(key 13)" 079090001234)"
 check "fault chunked: 200 in chunks" sh -c "[ '$(status)' = 200 ] && grep -qi '^Transfer-Encoding: chunked' '$tmp/resp' &&
   ! grep -qi '^Content-Length' '$tmp/resp' && sed '1,/^\r\$/d' '$tmp/resp' | tr -d '\r' | grep -q '^10\$' &&
   sed '1,/^\r\$/d' '$tmp/resp' | tr -d '\r' | tail -n 2 | head -n 1 | grep -q '^0\$'"
+mode overlong
+n=$(lines "$OUT")
+request "$(key 16)" "$(record "$(key 16)" 079090001234)" keep-alive | TLS_TIMEOUT=1 tls
+check "fault overlong: 200 with Content-Length: 2, {} and 30 more bytes; stored; connection kept open" sh -c "
+  [ '$(status)' = 200 ] && grep -q '^Content-Length: 2$(printf '\r')\$' '$tmp/resp' &&
+  grep -q '^Connection: keep-alive' '$tmp/resp' && [ \"\$(sed '1,/^\r\$/d' '$tmp/resp')\" = '{}JUNK-PAST-CONTENT-LENGTH-00000' ] &&
+  [ $(cat "$tmp/rc") -eq 124 ] && [ $(lines "$OUT") -eq $((n + 1)) ]"
 mode close-delimited
 post "$(key 14)" "$(record "$(key 14)" 079090001234)"
 check "fault close-delimited: body ends at the close" sh -c "[ '$(status)' = 200 ] && ! grep -qi '^Content-Length' '$tmp/resp' &&

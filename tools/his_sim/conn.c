@@ -117,6 +117,16 @@ static bool conn_serve(struct conn *c)
                 fr = FRAME_CHUNKED;
             else if (mode == MODE_RESET)
                 reset = true;
+            else if (mode == MODE_OVERLONG) {
+                free(a.body);
+                a.body = strdup("{}");
+                a.overrun = OVERRUN_JUNK;
+                pthread_mutex_lock(&s->lock);
+                s->st.faults++;
+                pthread_mutex_unlock(&s->lock);
+                say("conn %u: the answer's body overruns its Content-Length: 2 by %zu bytes (overlong)", c->id,
+                    strlen(OVERRUN_JUNK));
+            }
         }
         int w = send_answer(c, &a, fr, reset);
         free(a.body);

@@ -387,6 +387,7 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
     bool bodyless = a->status == 304;
     const char *body = a->body && !bodyless ? a->body : "";
     size_t blen = strlen(body);
+    size_t olen = a->overrun && fr == FRAME_LENGTH ? strlen(a->overrun) : 0;
 
     char head[1024];
     size_t hl = 0;
@@ -414,7 +415,7 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
     }
 
     /* Chunked: 16-byte chunks, sizes in lower-case hex, no trailers. */
-    size_t cap = hl + blen + (fr == FRAME_CHUNKED ? (blen / 16 + 2) * 8 + 8 : 0);
+    size_t cap = hl + blen + olen + (fr == FRAME_CHUNKED ? (blen / 16 + 2) * 8 + 8 : 0);
     unsigned char *msg = malloc(cap);
     if (!msg)
         return IO_ERROR;
@@ -435,6 +436,10 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
     } else {
         memcpy(msg + n, body, blen);
         n += blen;
+        if (olen) { /* in the same write, so in the same TLS record as the body */
+            memcpy(msg + n, a->overrun, olen);
+            n += olen;
+        }
     }
     int r = conn_write_all(c, msg, half ? (n / 2 ? n / 2 : 1) : n);
     free(msg);

@@ -15,7 +15,7 @@
  * Fault modes (--fault, or one word in the --control file, re-read before
  * every accept and every request): none, refuse, stall, stall-accept, reset,
  * close, close-delimited, chunked, wrong-cert, expired-cert, wrong-host,
- * cert-refused, any status 300..599 (503 and 429 carry Retry-After, 3xx a
+ * cert-refused, overlong, any status 300..599 (503 and 429 carry Retry-After, 3xx a
  * Location), and proxy-NNN (the same statuses as nginx's own HTML pages). docs/his-sim.md has
  * what each does, the maKetQua rule, and how the tests use them.
  *
@@ -179,7 +179,7 @@ static void usage(FILE *f)
           "               [--require-client-cert] [--fault MODE] [--control FILE] [--port-file F]\n"
           "               [--path /api/checkin] [--retry-after VALUE] [--idle-timeout S] [--max-tls 1.2]\n"
           "       his_sim --version\n"
-          "modes: none refuse stall stall-accept reset close close-delimited chunked\n"
+          "modes: none refuse stall stall-accept reset close close-delimited chunked overlong\n"
           "       wrong-cert expired-cert wrong-host cert-refused, a status 300..599 (e.g. 302, 500, 503),\n"
           "       or proxy-NNN (NNN 300..599: nginx's own page, e.g. proxy-502)\n",
           f);

@@ -44,6 +44,9 @@
 #define DRAIN_MS 500            /* reading what the client still sends before an error close */
 #define SHUTDOWN_WAIT_MS 3000
 #define RETRY_AFTER_MAX 128     /* --retry-after: an answer's head is built in 1 KiB */
+/* What overlong sends past Content-Length: 30 bytes no HTTP parser takes
+ * for the start of an answer. */
+#define OVERRUN_JUNK "JUNK-PAST-CONTENT-LENGTH-00000"
 #define REDIRECT_LOCATION "https://elsewhere.invalid/api/checkin" /* .invalid: never resolves (RFC 2606) */
 
 /* ---- fault modes -------------------------------------------------------- */
@@ -64,6 +67,7 @@ enum mode {
     MODE_EXPIRED_CERT,
     MODE_WRONG_HOST,
     MODE_CERT_REFUSED,
+    MODE_OVERLONG,
     MODE_NAMED_COUNT
 };
 #define MODE_PROXY 1000 /* proxy-NNN is MODE_PROXY + NNN */
@@ -178,6 +182,7 @@ struct answer {
     const char *location;    /* Location value (3xx), or NULL */
     const char *reason;      /* reason phrase, or NULL for the usual one */
     bool nginx;              /* an nginx page: text/html, Server: nginx */
+    const char *overrun;     /* bytes sent after the body, outside its Content-Length (overlong) */
     bool close;
 };
 
