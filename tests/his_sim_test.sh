@@ -129,8 +129,10 @@ check "a 2000-character --retry-after is refused at start" sh -c "[ $long_rc -eq
 
 # ---- protocol ---------------------------------------------------------------------
 OUT=$tmp/records.jsonl
+# Short intervals for the modes that pace their bytes, so their checks take a second or two.
+TRICKLE_MS=10
 check "sim starts on a free port and says where" start_sim main "$SIM" --pki "$PKI" --require-client-cert \
-  --out "$OUT" --control "$tmp/control"
+  --out "$OUT" --control "$tmp/control" --trickle-ms $TRICKLE_MS
 check "port file holds the same port" test "$(cat "$tmp/main.port" 2>/dev/null)" = "$PORT"
 hexport=$(printf '%04X' "$PORT")
 check "listens on 127.0.0.1 only" sh -c "grep -q ' 0100007F:$hexport 00000000:0000 0A ' /proc/net/tcp &&
@@ -325,6 +327,26 @@ check "fault overlong: 200 with Content-Length: 2, {} and 30 more bytes; stored;
   [ '$(status)' = 200 ] && grep -q '^Content-Length: 2$(printf '\r')\$' '$tmp/resp' &&
   grep -q '^Connection: keep-alive' '$tmp/resp' && [ \"\$(sed '1,/^\r\$/d' '$tmp/resp')\" = '{}JUNK-PAST-CONTENT-LENGTH-00000' ] &&
   [ $(cat "$tmp/rc") -eq 124 ] && [ $(lines "$OUT") -eq $((n + 1)) ]"
+# trickle: the answer one byte a TLS record, TRICKLE_MS apart. s_client's
+# -msg log counts the records; the size of what has arrived after a second,
+# and the time the whole took, show the pace.
+mode trickle
+n=$(lines "$OUT")
+ms_now() { echo $(($(date +%s%N) / 1000000)); }
+t_start=$(ms_now)
+request "$(key 17)" "$(record "$(key 17)" 079090001234)" | TLS_TIMEOUT=8 tls -msg -msgfile "$tmp/msg" &
+tpid=$!
+sleep 1
+part=$(wc -c <"$tmp/resp")
+wait $tpid
+t_took=$(($(ms_now) - t_start))
+total=$(wc -c <"$tmp/resp")
+records=$(grep -c '^<<< .*RecordHeader' "$tmp/msg")
+echo "# trickle: $part bytes after 1 s, $total in $t_took ms, $records TLS records in"
+check "fault trickle: the whole answer (200, stored), one byte a TLS record, $TRICKLE_MS ms apart" sh -c "
+  [ '$(status)' = 200 ] && grep -q '\"maKetQua\":\"000\"' '$tmp/resp' && [ $(lines "$OUT") -eq $((n + 1)) ] &&
+  [ $records -ge $total ] && [ $part -gt 0 ] && [ $part -le $((1000 / TRICKLE_MS + 10)) ] &&
+  [ $t_took -ge $(((total - 1) * TRICKLE_MS)) ]"
 mode close-delimited
 post "$(key 14)" "$(record "$(key 14)" 079090001234)"
 check "fault close-delimited: body ends at the close" sh -c "[ '$(status)' = 200 ] && ! grep -qi '^Content-Length' '$tmp/resp' &&

@@ -68,7 +68,7 @@ static bool conn_serve(struct conn *c)
             s->st.rejected++;
             pthread_mutex_unlock(&s->lock);
             count_status(s, st);
-            send_answer(c, &a, FRAME_LENGTH, false);
+            send_answer(c, &a, FRAME_LENGTH, SEND_WHOLE);
             free(a.body);
             conn_drain(c, DRAIN_MS);
             return false;
@@ -108,6 +108,7 @@ static bool conn_serve(struct conn *c)
         a.close = a.close || q.close;
         enum framing fr = FRAME_LENGTH;
         bool reset = false;
+        enum delivery how = SEND_WHOLE;
         if (is_checkin) {
             if (mode == MODE_CLOSE)
                 a.close = true;
@@ -117,6 +118,12 @@ static bool conn_serve(struct conn *c)
                 fr = FRAME_CHUNKED;
             else if (mode == MODE_RESET)
                 reset = true;
+            else if (mode == MODE_TRICKLE) {
+                how = SEND_TRICKLE;
+                pthread_mutex_lock(&s->lock);
+                s->st.faults++;
+                pthread_mutex_unlock(&s->lock);
+            }
             else if (mode == MODE_OVERLONG) {
                 free(a.body);
                 a.body = strdup("{}");
@@ -128,7 +135,9 @@ static bool conn_serve(struct conn *c)
                     strlen(OVERRUN_JUNK));
             }
         }
-        int w = send_answer(c, &a, fr, reset);
+        if (reset)
+            how = SEND_HALF;
+        int w = send_answer(c, &a, fr, how);
         free(a.body);
         if (reset) {
             pthread_mutex_lock(&s->lock);

@@ -373,9 +373,28 @@ static bool head_add(char *head, size_t size, size_t *len, const char *fmt, ...)
     return true;
 }
 
-/* Sends the answer. With half set, sends only the first half of the bytes
- * (the reset fault); the caller then resets the connection. */
-int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool half)
+/* One byte a TLS record, --trickle-ms apart, until all are sent or the
+ * client has gone. */
+static int trickle(struct conn *c, const unsigned char *msg, size_t n)
+{
+    int ms = c->sim->opt.trickle_ms;
+    size_t sent = 0;
+    int r = 1;
+    while (sent < n) {
+        r = conn_write_all(c, msg + sent, 1);
+        if (r <= 0)
+            break;
+        if (++sent < n && (r = conn_pause(c, ms)) <= 0)
+            break;
+    }
+    say("conn %u: %zu of %zu bytes sent, one every %d ms (trickle)%s%s", c->id, sent, n, ms,
+        r > 0 ? "" : ": ", r > 0 ? "" : io_name(r));
+    return r;
+}
+
+/* Sends the answer, all of it, only the first half of the bytes (the reset
+ * fault; the caller then resets the connection), or trickled. */
+int send_answer(struct conn *c, const struct answer *a, enum framing fr, enum delivery how)
 {
     char date[64];
     time_t t = time(NULL);
@@ -441,7 +460,8 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool ha
             n += olen;
         }
     }
-    int r = conn_write_all(c, msg, half ? (n / 2 ? n / 2 : 1) : n);
+    int r = how == SEND_TRICKLE ? trickle(c, msg, n)
+                                : conn_write_all(c, msg, how == SEND_HALF ? (n / 2 ? n / 2 : 1) : n);
     free(msg);
     return r;
 }

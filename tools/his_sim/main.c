@@ -4,6 +4,7 @@
  *   his_sim --out RECORDS.jsonl [--port N] [--pki DIR] [--cert F --key F] [--ca F]
  *           [--require-client-cert] [--fault MODE] [--control FILE] [--port-file F]
  *           [--path /api/checkin] [--retry-after VALUE] [--idle-timeout S] [--max-tls 1.2]
+ *           [--trickle-ms N]
  *
  * Listens on 127.0.0.1 only (port 0: the kernel picks one) and prints
  * "listening on 127.0.0.1:PORT" once ready. POST PATH takes one check-in
@@ -15,7 +16,7 @@
  * Fault modes (--fault, or one word in the --control file, re-read before
  * every accept and every request): none, refuse, stall, stall-accept, reset,
  * close, close-delimited, chunked, wrong-cert, expired-cert, wrong-host,
- * cert-refused, overlong, any status 300..599 (503 and 429 carry Retry-After, 3xx a
+ * cert-refused, overlong, trickle, any status 300..599 (503 and 429 carry Retry-After, 3xx a
  * Location), and proxy-NNN (the same statuses as nginx's own HTML pages). docs/his-sim.md has
  * what each does, the maKetQua rule, and how the tests use them.
  *
@@ -178,11 +179,25 @@ static void usage(FILE *f)
     fputs("usage: his_sim --out RECORDS.jsonl [--port N] [--pki DIR] [--cert F --key F] [--ca F]\n"
           "               [--require-client-cert] [--fault MODE] [--control FILE] [--port-file F]\n"
           "               [--path /api/checkin] [--retry-after VALUE] [--idle-timeout S] [--max-tls 1.2]\n"
+          "               [--trickle-ms N]\n"
           "       his_sim --version\n"
-          "modes: none refuse stall stall-accept reset close close-delimited chunked overlong\n"
+          "modes: none refuse stall stall-accept reset close close-delimited chunked overlong trickle\n"
           "       wrong-cert expired-cert wrong-host cert-refused, a status 300..599 (e.g. 302, 500, 503),\n"
           "       or proxy-NNN (NNN 300..599: nginx's own page, e.g. proxy-502)\n",
           f);
+}
+
+/* An interval option: 1..600000 milliseconds. */
+static int parse_ms(const char *name, const char *v, int *out)
+{
+    char *end;
+    long ms = strtol(v, &end, 10);
+    if (*v == '\0' || *end || ms < 1 || ms > 600000) {
+        fprintf(stderr, "his_sim: %s %s: 1..600000 milliseconds\n", name, v);
+        return -1;
+    }
+    *out = (int)ms;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct options *o)
@@ -191,6 +206,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->path = "/api/checkin";
     o->retry_after = "2";
     o->idle_timeout_s = 60;
+    o->trickle_ms = 1000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--require-client-cert") == 0) {
@@ -225,6 +241,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
             }
             o->idle_timeout_s = (int)t;
+        } else if (strcmp(a, "--trickle-ms") == 0) {
+            if (parse_ms(a, v, &o->trickle_ms) != 0)
+                return -1;
         } else if (strcmp(a, "--fault") == 0) {
             o->fault = parse_mode(v);
             if (o->fault < 0) {

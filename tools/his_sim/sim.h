@@ -68,6 +68,7 @@ enum mode {
     MODE_WRONG_HOST,
     MODE_CERT_REFUSED,
     MODE_OVERLONG,
+    MODE_TRICKLE,
     MODE_NAMED_COUNT
 };
 #define MODE_PROXY 1000 /* proxy-NNN is MODE_PROXY + NNN */
@@ -102,6 +103,7 @@ struct options {
     bool require_client_cert;
     int fault;
     int idle_timeout_s;
+    int trickle_ms;     /* trickle: between two bytes of an answer */
     bool max_tls12;
 };
 
@@ -174,6 +176,10 @@ struct request {
 
 enum framing { FRAME_LENGTH, FRAME_CHUNKED, FRAME_EOF };
 
+/* How an answer's bytes leave: all at once, the first half only (reset), or
+ * one byte a TLS record, --trickle-ms apart (trickle). */
+enum delivery { SEND_WHOLE, SEND_HALF, SEND_TRICKLE };
+
 struct answer {
     int status;
     char *body;              /* JSON text (malloc), or NULL */
@@ -210,6 +216,7 @@ const char *io_name(int r);
 int conn_read(struct conn *c, unsigned char *buf, size_t len, int64_t deadline, bool idle);
 int conn_write_all(struct conn *c, const unsigned char *buf, size_t len);
 void conn_drain(struct conn *c, int limit_ms);
+int conn_pause(struct conn *c, int ms);
 void raw_hold(struct conn *c);
 void close_with_reset(int fd);
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
@@ -229,7 +236,7 @@ void answer_json(struct answer *a, int status, json_t *obj);
 void answer_error(struct answer *a, int status, const char *error, const char *field);
 void answer_nginx(struct answer *a, int status);
 void answer_nginx_cert_error(struct answer *a);
-int send_answer(struct conn *c, const struct answer *a, enum framing fr, bool half);
+int send_answer(struct conn *c, const struct answer *a, enum framing fr, enum delivery how);
 void count_status(struct sim *s, int status);
 
 /* store.c */

@@ -130,6 +130,48 @@ void conn_drain(struct conn *c, int limit_ms)
     }
 }
 
+/* Lets ms pass without writing, still watching the client: what it sends
+ * meanwhile is appended to c->buf (a pipelined request is read later as
+ * usual). 1 when the time is up, or the IO_ outcome that ended the wait
+ * (the client closed or failed, the sim stops). */
+int conn_pause(struct conn *c, int ms)
+{
+    int64_t deadline = now_ms() + ms;
+    for (;;) {
+        if (atomic_load(&c->sim->stopping))
+            return IO_STOP;
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            return 1;
+        size_t room = HEADER_MAX + BODY_MAX - c->len;
+        bool buffered = mbedtls_ssl_get_bytes_avail(&c->ssl) > 0 || mbedtls_ssl_check_pending(&c->ssl);
+        if (!buffered || room == 0) {
+            /* Polled here, not in bio_recv, whose whole tick would stretch
+             * short pauses. With the buffer full only a hang-up is watched for. */
+            struct pollfd p = {.fd = c->fd, .events = room > 0 ? POLLIN : 0};
+            int n = poll(&p, 1, left < TICK_MS ? (int)left : TICK_MS);
+            if (n < 0 && errno != EINTR)
+                return IO_ERROR;
+            if (n <= 0)
+                continue;
+            if (room == 0)
+                return IO_EOF;
+        }
+        int r = mbedtls_ssl_read(&c->ssl, c->buf + c->len, room);
+        if (r > 0) {
+            c->len += (size_t)r;
+            continue;
+        }
+        if (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == MBEDTLS_ERR_SSL_CONN_EOF ||
+            r == MBEDTLS_ERR_NET_CONN_RESET)
+            return IO_EOF;
+        if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) {
+            c->last_err = r;
+            return IO_ERROR;
+        }
+    }
+}
+
 /* The same without TLS (stall-accept). */
 void raw_hold(struct conn *c)
 {
