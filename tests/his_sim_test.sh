@@ -131,8 +131,10 @@ check "a 2000-character --retry-after is refused at start" sh -c "[ $long_rc -eq
 OUT=$tmp/records.jsonl
 # Short intervals for the modes that pace their bytes, so their checks take a second or two.
 TRICKLE_MS=10
+FLOOD_MS=100
+HEADER_MS=100
 check "sim starts on a free port and says where" start_sim main "$SIM" --pki "$PKI" --require-client-cert \
-  --out "$OUT" --control "$tmp/control" --trickle-ms $TRICKLE_MS
+  --out "$OUT" --control "$tmp/control" --trickle-ms $TRICKLE_MS --flood-ms $FLOOD_MS --header-ms $HEADER_MS
 check "port file holds the same port" test "$(cat "$tmp/main.port" 2>/dev/null)" = "$PORT"
 hexport=$(printf '%04X' "$PORT")
 check "listens on 127.0.0.1 only" sh -c "grep -q ' 0100007F:$hexport 00000000:0000 0A ' /proc/net/tcp &&
@@ -347,6 +349,24 @@ check "fault trickle: the whole answer (200, stored), one byte a TLS record, $TR
   [ '$(status)' = 200 ] && grep -q '\"maKetQua\":\"000\"' '$tmp/resp' && [ $(lines "$OUT") -eq $((n + 1)) ] &&
   [ $records -ge $total ] && [ $part -gt 0 ] && [ $part -le $((1000 / TRICKLE_MS + 10)) ] &&
   [ $t_took -ge $(((total - 1) * TRICKLE_MS)) ]"
+# continue-flood and header-trickle never finish an answer: a second's
+# window shows what they send, byte for byte, and that nothing else comes.
+mode continue-flood
+n=$(lines "$OUT")
+TLS_TIMEOUT=1 post "$(key 18)" "$(record "$(key 18)" 079090001234)"
+k=$(grep -c '^HTTP/1.1 100 Continue' "$tmp/resp")
+i=0; while [ $i -lt "$k" ]; do printf 'HTTP/1.1 100 Continue\r\n\r\n'; i=$((i + 1)); done >"$tmp/expect"
+sleep 0.3
+check "fault continue-flood: only 100 Continue, every $FLOOD_MS ms ($k in 1 s), no final answer, not stored; ends with the client" sh -c "
+  [ $rc -eq 124 ] && [ $k -ge 4 ] && [ $k -le $((1000 / FLOOD_MS + 1)) ] && cmp -s '$tmp/expect' '$tmp/resp' &&
+  [ $(lines "$OUT") -eq $n ] && grep -q ' \"100 Continue\" sent, no final answer (continue-flood): closed by the client' '$tmp/main.err'"
+mode header-trickle
+TLS_TIMEOUT=1 post "$(key 18)" "$(record "$(key 18)" 079090001234)"
+k=$(grep -c '^X-Wait: ' "$tmp/resp")
+{ printf 'HTTP/1.1 200 OK\r\n'; i=1; while [ $i -le "$k" ]; do printf 'X-Wait: %d\r\n' $i; i=$((i + 1)); done; } >"$tmp/expect"
+check "fault header-trickle: 200 OK, then X-Wait: N every $HEADER_MS ms ($k in 1 s), the head never ends, not stored" sh -c "
+  [ $rc -eq 124 ] && [ $k -ge 4 ] && [ $k -le $((1000 / HEADER_MS)) ] && cmp -s '$tmp/expect' '$tmp/resp' &&
+  [ $(lines "$OUT") -eq $n ]"
 mode close-delimited
 post "$(key 14)" "$(record "$(key 14)" 079090001234)"
 check "fault close-delimited: body ends at the close" sh -c "[ '$(status)' = 200 ] && ! grep -qi '^Content-Length' '$tmp/resp' &&

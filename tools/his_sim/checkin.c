@@ -132,8 +132,9 @@ static const char *check_record(json_t *rec, const struct request *q, const char
     return NULL;
 }
 
-/* A check-in request: fills the answer. Returns false for the stall fault
- * (no answer at all). */
+/* A check-in request: fills the answer. Returns false for the faults that
+ * never send a final answer (stall, continue-flood, header-trickle): the
+ * caller does what the mode does instead. */
 bool handle_checkin(struct conn *c, const struct request *q, int mode, struct answer *a)
 {
     struct sim *s = c->sim;
@@ -149,6 +150,17 @@ bool handle_checkin(struct conn *c, const struct request *q, int mode, struct an
         pthread_mutex_lock(&s->lock);
         s->st.faults++;
         pthread_mutex_unlock(&s->lock);
+        return false;
+    }
+    if (mode == MODE_CONTINUE_FLOOD || mode == MODE_HEADER_TRICKLE) {
+        /* Counted once under the status the client sees, however long it lasts. */
+        a->status = mode == MODE_CONTINUE_FLOOD ? 100 : 200;
+        pthread_mutex_lock(&s->lock);
+        s->st.faults++;
+        pthread_mutex_unlock(&s->lock);
+        say("conn %u: POST key=%s -> %s every %d ms, never a final answer (%s)", c->id, shown,
+            mode == MODE_CONTINUE_FLOOD ? "100 Continue" : "a header line after \"200 OK\"",
+            mode == MODE_CONTINUE_FLOOD ? s->opt.flood_ms : s->opt.header_ms, MODE_NAMES[mode]);
         return false;
     }
     if (mode_is_status(mode)) {

@@ -101,7 +101,12 @@ static bool conn_serve(struct conn *c)
             }
         }
         if (!answered) {
-            conn_drain(c, 0); /* stall: until the client gives up */
+            if (mode == MODE_CONTINUE_FLOOD)
+                send_continue_flood(c);
+            else if (mode == MODE_HEADER_TRICKLE)
+                send_header_trickle(c);
+            else
+                conn_drain(c, 0); /* stall: until the client gives up */
             free(a.body);
             return false;
         }

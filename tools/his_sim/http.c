@@ -466,6 +466,38 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, enum de
     return r;
 }
 
+/* continue-flood: an interim 100 Continue at once and then every
+ * --flood-ms, never a final answer, until the client leaves or the sim stops. */
+void send_continue_flood(struct conn *c)
+{
+    static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    unsigned long sent = 0;
+    int r;
+    while ((r = conn_write_all(c, (const unsigned char *)interim, sizeof interim - 1)) > 0) {
+        sent++;
+        if ((r = conn_pause(c, c->sim->opt.flood_ms)) <= 0)
+            break;
+    }
+    say("conn %u: %lu \"100 Continue\" sent, no final answer (continue-flood): %s", c->id, sent, io_name(r));
+}
+
+/* header-trickle: a status line, then a harmless header line every
+ * --header-ms, and never the blank line that would end the head. */
+void send_header_trickle(struct conn *c)
+{
+    static const char status[] = "HTTP/1.1 200 OK\r\n";
+    unsigned long lines = 0;
+    int r = conn_write_all(c, (const unsigned char *)status, sizeof status - 1);
+    while (r > 0 && (r = conn_pause(c, c->sim->opt.header_ms)) > 0) {
+        char line[40];
+        int n = snprintf(line, sizeof line, "X-Wait: %lu\r\n", lines + 1);
+        if ((r = conn_write_all(c, (const unsigned char *)line, (size_t)n)) > 0)
+            lines++;
+    }
+    say("conn %u: status line and %lu header lines sent, the head never ends (header-trickle): %s", c->id, lines,
+        io_name(r));
+}
+
 void count_status(struct sim *s, int status)
 {
     pthread_mutex_lock(&s->lock);

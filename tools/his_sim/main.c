@@ -4,7 +4,7 @@
  *   his_sim --out RECORDS.jsonl [--port N] [--pki DIR] [--cert F --key F] [--ca F]
  *           [--require-client-cert] [--fault MODE] [--control FILE] [--port-file F]
  *           [--path /api/checkin] [--retry-after VALUE] [--idle-timeout S] [--max-tls 1.2]
- *           [--trickle-ms N]
+ *           [--trickle-ms N] [--flood-ms N] [--header-ms N]
  *
  * Listens on 127.0.0.1 only (port 0: the kernel picks one) and prints
  * "listening on 127.0.0.1:PORT" once ready. POST PATH takes one check-in
@@ -16,7 +16,7 @@
  * Fault modes (--fault, or one word in the --control file, re-read before
  * every accept and every request): none, refuse, stall, stall-accept, reset,
  * close, close-delimited, chunked, wrong-cert, expired-cert, wrong-host,
- * cert-refused, overlong, trickle, any status 300..599 (503 and 429 carry Retry-After, 3xx a
+ * cert-refused, overlong, trickle, continue-flood, header-trickle, any status 300..599 (503 and 429 carry Retry-After, 3xx a
  * Location), and proxy-NNN (the same statuses as nginx's own HTML pages). docs/his-sim.md has
  * what each does, the maKetQua rule, and how the tests use them.
  *
@@ -179,9 +179,10 @@ static void usage(FILE *f)
     fputs("usage: his_sim --out RECORDS.jsonl [--port N] [--pki DIR] [--cert F --key F] [--ca F]\n"
           "               [--require-client-cert] [--fault MODE] [--control FILE] [--port-file F]\n"
           "               [--path /api/checkin] [--retry-after VALUE] [--idle-timeout S] [--max-tls 1.2]\n"
-          "               [--trickle-ms N]\n"
+          "               [--trickle-ms N] [--flood-ms N] [--header-ms N]\n"
           "       his_sim --version\n"
-          "modes: none refuse stall stall-accept reset close close-delimited chunked overlong trickle\n"
+          "modes: none refuse stall stall-accept reset close close-delimited chunked overlong\n"
+          "       trickle continue-flood header-trickle\n"
           "       wrong-cert expired-cert wrong-host cert-refused, a status 300..599 (e.g. 302, 500, 503),\n"
           "       or proxy-NNN (NNN 300..599: nginx's own page, e.g. proxy-502)\n",
           f);
@@ -207,6 +208,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->retry_after = "2";
     o->idle_timeout_s = 60;
     o->trickle_ms = 1000;
+    o->flood_ms = 5000;
+    o->header_ms = 2000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--require-client-cert") == 0) {
@@ -243,6 +246,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->idle_timeout_s = (int)t;
         } else if (strcmp(a, "--trickle-ms") == 0) {
             if (parse_ms(a, v, &o->trickle_ms) != 0)
+                return -1;
+        } else if (strcmp(a, "--flood-ms") == 0) {
+            if (parse_ms(a, v, &o->flood_ms) != 0)
+                return -1;
+        } else if (strcmp(a, "--header-ms") == 0) {
+            if (parse_ms(a, v, &o->header_ms) != 0)
                 return -1;
         } else if (strcmp(a, "--fault") == 0) {
             o->fault = parse_mode(v);

@@ -69,6 +69,8 @@ enum mode {
     MODE_CERT_REFUSED,
     MODE_OVERLONG,
     MODE_TRICKLE,
+    MODE_CONTINUE_FLOOD,
+    MODE_HEADER_TRICKLE,
     MODE_NAMED_COUNT
 };
 #define MODE_PROXY 1000 /* proxy-NNN is MODE_PROXY + NNN */
@@ -104,6 +106,8 @@ struct options {
     int fault;
     int idle_timeout_s;
     int trickle_ms;     /* trickle: between two bytes of an answer */
+    int flood_ms;       /* continue-flood: between two 100 Continue */
+    int header_ms;      /* header-trickle: between two header lines */
     bool max_tls12;
 };
 
@@ -237,6 +241,8 @@ void answer_error(struct answer *a, int status, const char *error, const char *f
 void answer_nginx(struct answer *a, int status);
 void answer_nginx_cert_error(struct answer *a);
 int send_answer(struct conn *c, const struct answer *a, enum framing fr, enum delivery how);
+void send_continue_flood(struct conn *c);
+void send_header_trickle(struct conn *c);
 void count_status(struct sim *s, int status);
 
 /* store.c */
