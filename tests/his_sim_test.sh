@@ -131,8 +131,8 @@ check "a 2000-character --retry-after is refused at start" sh -c "[ $long_rc -eq
 OUT=$tmp/records.jsonl
 # Short intervals for the modes that pace their bytes, so their checks take a second or two.
 TRICKLE_MS=10
-FLOOD_MS=100
-HEADER_MS=100
+FLOOD_MS=50
+HEADER_MS=50
 check "sim starts on a free port and says where" start_sim main "$SIM" --pki "$PKI" --require-client-cert \
   --out "$OUT" --control "$tmp/control" --trickle-ms $TRICKLE_MS --flood-ms $FLOOD_MS --header-ms $HEADER_MS
 check "port file holds the same port" test "$(cat "$tmp/main.port" 2>/dev/null)" = "$PORT"
@@ -324,11 +324,13 @@ check "fault chunked: 200 in chunks" sh -c "[ '$(status)' = 200 ] && grep -qi '^
   sed '1,/^\r\$/d' '$tmp/resp' | tr -d '\r' | tail -n 2 | head -n 1 | grep -q '^0\$'"
 mode overlong
 n=$(lines "$OUT")
-request "$(key 16)" "$(record "$(key 16)" 079090001234)" keep-alive | TLS_TIMEOUT=1 tls
-check "fault overlong: 200 with Content-Length: 2, {} and 30 more bytes; stored; connection kept open" sh -c "
-  [ '$(status)' = 200 ] && grep -q '^Content-Length: 2$(printf '\r')\$' '$tmp/resp' &&
-  grep -q '^Connection: keep-alive' '$tmp/resp' && [ \"\$(sed '1,/^\r\$/d' '$tmp/resp')\" = '{}JUNK-PAST-CONTENT-LENGTH-00000' ] &&
-  [ $(cat "$tmp/rc") -eq 124 ] && [ $(lines "$OUT") -eq $((n + 1)) ]"
+{ request "$(key 16)" "$(record "$(key 16)" 079090001234)" keep-alive
+  request "$(key 22)" "$(record "$(key 22)" 079090001234)" close; } | tls
+check "fault overlong: 200 with Content-Length: 2, {} and 30 more bytes; stored; the connection serves the next request" sh -c "
+  [ '$(status)' = 200 ] && [ \$(grep -c '^Content-Length: 2$(printf '\r')\$' '$tmp/resp') -eq 2 ] &&
+  grep -q '^Connection: keep-alive' '$tmp/resp' &&
+  [ \"\$(sed '1,/^\r\$/d' '$tmp/resp' | head -n 1)\" = '{}JUNK-PAST-CONTENT-LENGTH-00000HTTP/1.1 200 OK$(printf '\r')' ] &&
+  [ \$(grep -o '{}JUNK-PAST-CONTENT-LENGTH-00000' '$tmp/resp' | wc -l) -eq 2 ] && [ $(lines "$OUT") -eq $((n + 2)) ]"
 # trickle: the answer one byte a TLS record, TRICKLE_MS apart. s_client's
 # -msg log counts the records; the size of what has arrived after a second,
 # and the time the whole took, show the pace.
@@ -349,24 +351,42 @@ check "fault trickle: the whole answer (200, stored), one byte a TLS record, $TR
   [ '$(status)' = 200 ] && grep -q '\"maKetQua\":\"000\"' '$tmp/resp' && [ $(lines "$OUT") -eq $((n + 1)) ] &&
   [ $records -ge $total ] && [ $part -gt 0 ] && [ $part -le $((1000 / TRICKLE_MS + 10)) ] &&
   [ $t_took -ge $(((total - 1) * TRICKLE_MS)) ]"
-# continue-flood and header-trickle never finish an answer: a second's
+# continue-flood and header-trickle never finish an answer: a 0.7 s
 # window shows what they send, byte for byte, and that nothing else comes.
 mode continue-flood
 n=$(lines "$OUT")
-TLS_TIMEOUT=1 post "$(key 18)" "$(record "$(key 18)" 079090001234)"
+TLS_TIMEOUT=0.7 post "$(key 18)" "$(record "$(key 18)" 079090001234)"
 k=$(grep -c '^HTTP/1.1 100 Continue' "$tmp/resp")
 i=0; while [ $i -lt "$k" ]; do printf 'HTTP/1.1 100 Continue\r\n\r\n'; i=$((i + 1)); done >"$tmp/expect"
 sleep 0.3
-check "fault continue-flood: only 100 Continue, every $FLOOD_MS ms ($k in 1 s), no final answer, not stored; ends with the client" sh -c "
-  [ $rc -eq 124 ] && [ $k -ge 4 ] && [ $k -le $((1000 / FLOOD_MS + 1)) ] && cmp -s '$tmp/expect' '$tmp/resp' &&
+check "fault continue-flood: only 100 Continue, every $FLOOD_MS ms ($k in 0.7 s), no final answer, not stored; ends with the client" sh -c "
+  [ $rc -eq 124 ] && [ $k -ge 4 ] && [ $k -le $((700 / FLOOD_MS + 1)) ] && cmp -s '$tmp/expect' '$tmp/resp' &&
   [ $(lines "$OUT") -eq $n ] && grep -q ' \"100 Continue\" sent, no final answer (continue-flood): closed by the client' '$tmp/main.err'"
 mode header-trickle
-TLS_TIMEOUT=1 post "$(key 18)" "$(record "$(key 18)" 079090001234)"
+TLS_TIMEOUT=0.7 post "$(key 18)" "$(record "$(key 18)" 079090001234)"
 k=$(grep -c '^X-Wait: ' "$tmp/resp")
 { printf 'HTTP/1.1 200 OK\r\n'; i=1; while [ $i -le "$k" ]; do printf 'X-Wait: %d\r\n' $i; i=$((i + 1)); done; } >"$tmp/expect"
-check "fault header-trickle: 200 OK, then X-Wait: N every $HEADER_MS ms ($k in 1 s), the head never ends, not stored" sh -c "
-  [ $rc -eq 124 ] && [ $k -ge 4 ] && [ $k -le $((1000 / HEADER_MS)) ] && cmp -s '$tmp/expect' '$tmp/resp' &&
+check "fault header-trickle: 200 OK, then X-Wait: N every $HEADER_MS ms ($k in 0.7 s), the head never ends, not stored" sh -c "
+  [ $rc -eq 124 ] && [ $k -ge 4 ] && [ $k -le $((700 / HEADER_MS)) ] && cmp -s '$tmp/expect' '$tmp/resp' &&
   [ $(lines "$OUT") -eq $n ]"
+# stray: one request on a kept-alive connection gets 200 {} and then an
+# unasked second 200 {}; the next request there (and on any connection) 503.
+mode stray
+n=$(lines "$OUT")
+{ request "$(key 19)" "$(record "$(key 19)" 079090001234)" keep-alive
+  request "$(key 21)" "$(record "$(key 21)" 079090001234)" close; } | tls
+grep -o 'HTTP/1.1 [0-9]*' "$tmp/resp" | tr '\n' ' ' >"$tmp/statuses" # a stray's status line follows a body: not at ^
+check "fault stray: two 200 {} for one request, then 503 for the next; the first record stored, not the second" sh -c "
+  [ \"\$(cat '$tmp/statuses')\" = 'HTTP/1.1 200 HTTP/1.1 200 HTTP/1.1 503 ' ] &&
+  [ \$(grep -c '^Content-Length: 2$(printf '\r')\$' '$tmp/resp') -eq 2 ] && [ \$(grep -o '{}HTTP/1.1 ' '$tmp/resp' | wc -l) -eq 2 ] &&
+  grep -q '\"error\":\"simulated 503' '$tmp/resp' && [ $(lines "$OUT") -eq $((n + 1)) ] && grep -q '$(key 19)' '$OUT'"
+post "$(key 21)" "$(record "$(key 21)" 079090001234)"
+check "fault stray: afterwards every request is 503, on a new connection too" sh -c "[ '$(status)' = 503 ] &&
+  grep -q '^Retry-After: 2' '$tmp/resp' && [ $(lines "$OUT") -eq $((n + 1)) ]"
+mode none; sleep 0.3; mode stray
+post "$(key 21)" "$(record "$(key 21)" 079090001234)"
+check "fault stray: the mode set again sends a stray again" sh -c "[ \$(grep -o 'HTTP/1.1 200 OK' '$tmp/resp' | wc -l) -eq 2 ] &&
+  [ $(lines "$OUT") -eq $((n + 2)) ]"
 mode close-delimited
 post "$(key 14)" "$(record "$(key 14)" 079090001234)"
 check "fault close-delimited: body ends at the close" sh -c "[ '$(status)' = 200 ] && ! grep -qi '^Content-Length' '$tmp/resp' &&

@@ -132,6 +132,21 @@ static const char *check_record(json_t *rec, const struct request *q, const char
     return NULL;
 }
 
+/* The status faults' answer: the service's own JSON refusal. */
+static void answer_status_fault(struct sim *s, struct answer *a, int status)
+{
+    char msg[64];
+    snprintf(msg, sizeof msg, "simulated %d (his_sim fault mode)", status);
+    answer_error(a, status, msg, NULL);
+    if (status == 503 || status == 429)
+        a->retry_after = s->opt.retry_after;
+    if (status < 400)
+        a->location = REDIRECT_LOCATION;
+    pthread_mutex_lock(&s->lock);
+    s->st.faults++;
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* A check-in request: fills the answer. Returns false for the faults that
  * never send a final answer (stall, continue-flood, header-trickle): the
  * caller does what the mode does instead. */
@@ -164,18 +179,19 @@ bool handle_checkin(struct conn *c, const struct request *q, int mode, struct an
         return false;
     }
     if (mode_is_status(mode)) {
-        char msg[64];
-        snprintf(msg, sizeof msg, "simulated %d (his_sim fault mode)", mode);
-        answer_error(a, mode, msg, NULL);
-        if (mode == 503 || mode == 429)
-            a->retry_after = s->opt.retry_after;
-        if (mode < 400)
-            a->location = REDIRECT_LOCATION;
-        pthread_mutex_lock(&s->lock);
-        s->st.faults++;
-        pthread_mutex_unlock(&s->lock);
+        answer_status_fault(s, a, mode);
         say("conn %u: POST key=%s -> %d (fault)", c->id, shown, mode);
         return true;
+    }
+    if (mode == MODE_STRAY) {
+        pthread_mutex_lock(&s->lock);
+        bool after = s->stray_sent;
+        pthread_mutex_unlock(&s->lock);
+        if (after) {
+            answer_status_fault(s, a, 503);
+            say("conn %u: POST key=%s -> 503 (stray: the stray answer has been sent)", c->id, shown);
+            return true;
+        }
     }
 
     if (mode_is_proxy(mode) || mode == MODE_CERT_REFUSED) {
@@ -222,8 +238,18 @@ bool handle_checkin(struct conn *c, const struct request *q, int mode, struct an
                 const char *message;
                 const char *code = ket_qua(rec, &message);
                 pthread_mutex_lock(&s->lock);
+                /* stray: the first valid record takes the stray answer; one
+                 * that passed the check above while another took it is late. */
+                bool late = mode == MODE_STRAY && s->stray_sent;
+                if (mode == MODE_STRAY)
+                    a->stray = s->stray_sent = true;
                 struct key_entry *e = table_find(&s->keys, ikey);
-                if (e) {
+                if (late) {
+                    pthread_mutex_unlock(&s->lock);
+                    a->stray = false;
+                    answer_status_fault(s, a, 503);
+                    snprintf(note, sizeof note, "(stray: the stray answer has been sent)");
+                } else if (e) {
                     s->st.duplicates++;
                     snprintf(note, sizeof note, "maKetQua=%s (duplicate)", e->code);
                     json_t *o = json_pack("{s:s,s:s}", "maKetQua", e->code, "message",
@@ -248,6 +274,24 @@ bool handle_checkin(struct conn *c, const struct request *q, int mode, struct an
             }
             json_decref(rec);
         }
+    }
+    if (a->stray && a->status != 200 && a->status != 409) {
+        /* Not stored after all (the write failed): the next record takes the stray. */
+        a->stray = false;
+        pthread_mutex_lock(&s->lock);
+        s->stray_sent = false;
+        pthread_mutex_unlock(&s->lock);
+    }
+    if (a->stray) {
+        /* On file (new or a repeat): 200 {} now, and conn.c sends the stray 200 after it. */
+        free(a->body);
+        a->body = strdup("{}");
+        a->status = 200;
+        pthread_mutex_lock(&s->lock);
+        s->st.faults++;
+        pthread_mutex_unlock(&s->lock);
+        size_t nl = strlen(note);
+        snprintf(note + nl, sizeof note - nl, ", answered 200 {} (stray)");
     }
     if (a->status >= 400 && a->status < 500 && a->status != 409) {
         pthread_mutex_lock(&s->lock);

@@ -43,6 +43,23 @@ static json_t *stats_json(struct sim *s)
     return o;
 }
 
+/* stray: a second, complete 200 that nothing asked for, a moment after the
+ * answer so that it leaves in its own write and TLS record. 1 when sent. */
+static int send_stray(struct conn *c, bool close)
+{
+    int r = conn_pause(c, STRAY_DELAY_MS);
+    if (r > 0) {
+        char body[] = "{}";
+        struct answer extra = {.status = 200, .body = body, .close = close};
+        r = send_answer(c, &extra, FRAME_LENGTH, SEND_WHOLE);
+    }
+    if (r > 0)
+        count_status(c->sim, 200);
+    say("conn %u: a stray 200 nobody asked for (stray)%s%s", c->id, r > 0 ? " sent" : ": ",
+        r > 0 ? "" : io_name(r));
+    return r;
+}
+
 /* Serves requests on a connection whose handshake is done. Returns true
  * when the connection should end with a TCP reset instead of close_notify. */
 static bool conn_serve(struct conn *c)
@@ -156,6 +173,8 @@ static bool conn_serve(struct conn *c)
             say("conn %u: writing the answer: %s", c->id, io_name(w));
             return false;
         }
+        if (a.stray && (w = send_stray(c, a.close)) <= 0)
+            return false;
         memmove(c->buf, c->buf + q.consumed, c->len - q.consumed);
         c->len -= q.consumed;
         if (a.close || fr == FRAME_EOF)

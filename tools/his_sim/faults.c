@@ -1,7 +1,8 @@
 /* faults.c - the fault modes: their names, the --control file that switches
  * them while the sim runs, and which certificate a certificate fault serves.
  * What each mode does is decided where it acts (main.c's accept loop,
- * conn.c, checkin.c): this file only says which mode is on. */
+ * conn.c, checkin.c, http.c): this file only says which mode is on (and
+ * re-arms stray when that mode begins). */
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,6 +18,7 @@ const char *const MODE_NAMES[MODE_NAMED_COUNT] = {
     "none", "refuse", "stall", "stall-accept", "reset", "close", "close-delimited",
     "chunked", "wrong-cert", "expired-cert", "wrong-host", "cert-refused",
     "overlong", "trickle", "continue-flood", "header-trickle",
+    "stray",
 };
 
 bool mode_is_status(int m) { return m >= 300 && m <= 599; }
@@ -94,6 +96,11 @@ int refresh_mode(struct sim *s)
         }
     }
     int old = atomic_exchange(&s->mode, m);
+    if (old != m && m == MODE_STRAY) {
+        pthread_mutex_lock(&s->lock);
+        s->stray_sent = false; /* each time the mode begins, its first record gets the stray */
+        pthread_mutex_unlock(&s->lock);
+    }
     if (old != m) {
         char b1[16], b2[16];
         say("mode %s -> %s", mode_name(old, b1), mode_name(m, b2));

@@ -15,10 +15,11 @@
  *
  * Fault modes (--fault, or one word in the --control file, re-read before
  * every accept and every request): none, refuse, stall, stall-accept, reset,
- * close, close-delimited, chunked, wrong-cert, expired-cert, wrong-host,
- * cert-refused, overlong, trickle, continue-flood, header-trickle, any status 300..599 (503 and 429 carry Retry-After, 3xx a
- * Location), and proxy-NNN (the same statuses as nginx's own HTML pages). docs/his-sim.md has
- * what each does, the maKetQua rule, and how the tests use them.
+ * close, close-delimited, chunked, overlong, trickle, continue-flood,
+ * header-trickle, stray, wrong-cert, expired-cert, wrong-host, cert-refused,
+ * any status 300..599 (503 and 429 carry Retry-After, 3xx a Location), and
+ * proxy-NNN (the same statuses as nginx's own HTML pages). docs/his-sim.md
+ * has what each does, the maKetQua rule, and how the tests use them.
  *
  * Logs (stderr) carry idempotency keys, statuses and result codes only, never
  * a field of the record. SIGTERM / SIGINT: stop, print the counters, exit 0.
@@ -182,7 +183,7 @@ static void usage(FILE *f)
           "               [--trickle-ms N] [--flood-ms N] [--header-ms N]\n"
           "       his_sim --version\n"
           "modes: none refuse stall stall-accept reset close close-delimited chunked overlong\n"
-          "       trickle continue-flood header-trickle\n"
+          "       trickle continue-flood header-trickle stray\n"
           "       wrong-cert expired-cert wrong-host cert-refused, a status 300..599 (e.g. 302, 500, 503),\n"
           "       or proxy-NNN (NNN 300..599: nginx's own page, e.g. proxy-502)\n",
           f);

@@ -43,6 +43,7 @@
 #define WRITE_TIMEOUT_MS 10000
 #define DRAIN_MS 500            /* reading what the client still sends before an error close */
 #define SHUTDOWN_WAIT_MS 3000
+#define STRAY_DELAY_MS 50       /* stray: from the answer to the unasked one, so they leave in two writes */
 #define RETRY_AFTER_MAX 128     /* --retry-after: an answer's head is built in 1 KiB */
 /* What overlong sends past Content-Length: 30 bytes no HTTP parser takes
  * for the start of an answer. */
@@ -71,6 +72,7 @@ enum mode {
     MODE_TRICKLE,
     MODE_CONTINUE_FLOOD,
     MODE_HEADER_TRICKLE,
+    MODE_STRAY,
     MODE_NAMED_COUNT
 };
 #define MODE_PROXY 1000 /* proxy-NNN is MODE_PROXY + NNN */
@@ -147,6 +149,7 @@ struct sim {
     struct key_table keys;
     int out_fd;
     char bad_control[64]; /* last unusable control file content, reported once */
+    bool stray_sent;      /* stray: the stray answer has gone out since the mode began */
 };
 
 struct conn {
@@ -193,6 +196,7 @@ struct answer {
     const char *reason;      /* reason phrase, or NULL for the usual one */
     bool nginx;              /* an nginx page: text/html, Server: nginx */
     const char *overrun;     /* bytes sent after the body, outside its Content-Length (overlong) */
+    bool stray;              /* stray: an unasked second 200 follows this answer */
     bool close;
 };
 
