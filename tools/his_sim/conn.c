@@ -43,6 +43,20 @@ static json_t *stats_json(struct sim *s)
     return o;
 }
 
+/* overlong: the body becomes {} and 30 bytes more, the Content-Length
+ * still that of the {}. */
+static void make_overlong(struct conn *c, struct answer *a)
+{
+    free(a->body);
+    a->body = strdup("{}");
+    a->overrun = OVERRUN_JUNK;
+    pthread_mutex_lock(&c->sim->lock);
+    c->sim->st.faults++;
+    pthread_mutex_unlock(&c->sim->lock);
+    say("conn %u: the answer's body overruns its Content-Length: 2 by %zu bytes (overlong)", c->id,
+        strlen(OVERRUN_JUNK));
+}
+
 /* stray: a second, complete 200 that nothing asked for, a moment after the
  * answer so that it leaves in its own write and TLS record. 1 when sent. */
 static int send_stray(struct conn *c, bool close)
@@ -129,7 +143,6 @@ static bool conn_serve(struct conn *c)
         }
         a.close = a.close || q.close;
         enum framing fr = FRAME_LENGTH;
-        bool reset = false;
         enum delivery how = SEND_WHOLE;
         if (is_checkin) {
             if (mode == MODE_CLOSE)
@@ -139,26 +152,18 @@ static bool conn_serve(struct conn *c)
             else if (mode == MODE_CHUNKED)
                 fr = FRAME_CHUNKED;
             else if (mode == MODE_RESET)
-                reset = true;
-            else if (mode == MODE_TRICKLE) {
+                how = SEND_HALF;
+            else if (mode == MODE_TRICKLE)
                 how = SEND_TRICKLE;
-                pthread_mutex_lock(&s->lock);
-                s->st.faults++;
-                pthread_mutex_unlock(&s->lock);
-            }
-            else if (mode == MODE_OVERLONG) {
-                free(a.body);
-                a.body = strdup("{}");
-                a.overrun = OVERRUN_JUNK;
-                pthread_mutex_lock(&s->lock);
-                s->st.faults++;
-                pthread_mutex_unlock(&s->lock);
-                say("conn %u: the answer's body overruns its Content-Length: 2 by %zu bytes (overlong)", c->id,
-                    strlen(OVERRUN_JUNK));
-            }
+            else if (mode == MODE_OVERLONG)
+                make_overlong(c, &a);
         }
-        if (reset)
-            how = SEND_HALF;
+        if (how == SEND_TRICKLE) {
+            pthread_mutex_lock(&s->lock);
+            s->st.faults++;
+            pthread_mutex_unlock(&s->lock);
+        }
+        bool reset = how == SEND_HALF;
         int w = send_answer(c, &a, fr, how);
         free(a.body);
         if (reset) {

@@ -189,7 +189,7 @@ enum delivery { SEND_WHOLE, SEND_HALF, SEND_TRICKLE };
 
 struct answer {
     int status;
-    char *body;              /* JSON text (malloc), or NULL */
+    char *body;              /* JSON text or an nginx page (malloc), or NULL */
     const char *retry_after; /* Retry-After value, or NULL */
     const char *allow;       /* Allow value (405), or NULL */
     const char *location;    /* Location value (3xx), or NULL */
