@@ -2,9 +2,9 @@
 # spool_cli_test.sh - `cccd-reader spool` end to end.
 #
 # The real terminal (camera files → decoder → spool → TLS uplink) against
-# tools/his_sim answering 403 to every check-in, as a hospital does for a
-# terminal whose certificate expired: every record ends in dead.log (sealed
-# with a spool key). Then, as the technician would: status, list (masked,
+# tools/his_sim refusing every check-in as a record (422, the service's own
+# error naming each record): every record ends in dead.log (sealed with a
+# spool key). Then, as the technician would: status, list (masked,
 # --show-pii), requeue refused while the lock is held, requeue by number and
 # all, the service started again: every record reaches the hospital once,
 # with its first idempotency key. Also damage in dead.log, purge, bad input,
@@ -29,21 +29,16 @@ tools/make-test-pki.sh "$PKI" >/dev/null 2>&1 || { echo "not ok - test PKI"; exi
 "$BUILD/tools/card_clip" "$tmp/clip" 12 >/dev/null || { echo "not ok - card_clip"; exit 0; }
 mkdir "$tmp/blank" && { printf 'P5\n16 16\n255\n'; head -c 256 /dev/zero; } >"$tmp/blank/0000.pgm"
 
-check() { desc=$1; shift; if "$@"; then echo "ok - $desc"; else echo "not ok - $desc"; fi; }
+CLI_RUN=$CLI CLI=$RUN # the library's run_bg starts $CLI; the spool command is $CLI_RUN
+. tests/lib/delivery.sh
+CLI=$CLI_RUN
 # spool ARGS...: the command; exit code in $rc, stdout in $tmp/out, stderr in $tmp/err.
 spool() { "$CLI" spool "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?; }
 has() { grep -q -- "$1" "$tmp/out"; }
 says() { grep -q -- "$1" "$tmp/err"; }
 
-start_sim() { # start_sim MODE
-  echo "$1" >"$tmp/mode"
-  rm -f "$tmp/port"
-  "$SIM" --pki "$PKI" --require-client-cert --out "$tmp/his.jsonl" --port 0 --port-file "$tmp/port" \
-    --control "$tmp/mode" >"$tmp/sim.out" 2>"$tmp/sim.err" &
-  SIM_PID=$!
-  i=0; while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
-  PORT=$(cat "$tmp/port")
-}
+# sim MODE: the simulator, records in $tmp/his.jsonl, in fault mode MODE.
+sim() { echo "$1" >"$tmp/his.mode"; start_sim his; }
 
 # conf FILE CLIPDIR SPOOLDIR [KEYFILE [CAMERA LINE]]
 conf() {
@@ -58,7 +53,7 @@ ${5:-}
 duplicate_window_s = 600
 decode_threads = 1
 [uplink]
-url = https://localhost:$PORT/api/checkin
+url = https://localhost:$SIM_PORT/api/checkin
 ca = $PKI/ca.crt
 cert = $PKI/device.crt
 key = $PKI/device.key
@@ -71,32 +66,31 @@ key_file = ${4:-}
 EOF
 }
 
-keys_of() { grep -o 'desk-test-[0-9a-f]*' "$1" | sort; } # the idempotency keys in a file
-lines() { if [ -f "$1" ]; then grep -c . "$1"; else echo 0; fi; }
+keys_of() { grep -o 'desk-test-[0-9a-f]*' "$1" | sort -u; } # the idempotency keys in a file
 
 # ---- a hospital that refuses everything ----------------------------------------
 head -c 32 /dev/urandom >"$tmp/spool.key" && chmod 600 "$tmp/spool.key"
 SP=$tmp/spool
-start_sim 403
+sim 422
 conf "$tmp/conf" "$tmp/clip" "$SP" "$tmp/spool.key"
 "$RUN" run --config "$tmp/conf" --once >/dev/null 2>"$tmp/run1.log"
-check "run: 12 check-ins refused with 403 and set aside" sh -c \
-  "test \$(grep -c 'refused for good' '$tmp/run1.log') -eq 12 && test $(lines "$tmp/his.jsonl") -eq 0"
+check "run: 12 check-ins refused with 422 and set aside" sh -c \
+  "test \$(grep -c 'refused by the service' '$tmp/run1.log') -eq 12 && test $(lines "$tmp/his.jsonl") -eq 0"
 
 spool status --config "$tmp/conf"
 check "status: 12 dead letters, by reason, nothing undelivered" sh -c "test $rc -eq 0 &&
   grep -q '^undelivered   0 records' '$tmp/out' && grep -q '^dead letters  12 in $SP/dead.log, the oldest set aside' '$tmp/out' &&
-  grep -q '^        12  HTTP 403 from localhost' '$tmp/out'"
+  grep -q '^        12  HTTP 422$' '$tmp/out'"
 check "status: says how to requeue" has "sudo cccd-reader spool requeue --all"
 spool status --json --config "$tmp/conf"
 check "status --json: counts for programs" sh -c "test $rc -eq 0 &&
-  grep -q '\"dead_letters\": *{[^}]*\"records\": *12' '$tmp/out' && grep -q '\"by_reason\": *{\"HTTP 403 from localhost\": *12}' '$tmp/out' &&
+  grep -q '\"dead_letters\": *{[^}]*\"records\": *12' '$tmp/out' && grep -q '\"by_reason\": *{\"HTTP 422\": *12}' '$tmp/out' &&
   grep -q '\"undelivered\": *{[^}]*\"records\": *0' '$tmp/out' && grep -q '\"service_running\": *false' '$tmp/out'"
 
 spool list --dead --config "$tmp/conf"
 cp "$tmp/out" "$tmp/dead-list"
 check "list --dead: one line per dead letter with its reason" sh -c "test $rc -eq 0 &&
-  test \$(grep -c 'HTTP 403 from localhost\$' '$tmp/out') -eq 12 && grep -q '^12 dead letters\$' '$tmp/out'"
+  test \$(grep -c 'HTTP 422: simulated 422 (his_sim fault mode) for desk-test-[0-9a-f]*\$' '$tmp/out') -eq 12 && grep -q '^12 dead letters\$' '$tmp/out'"
 check "list --dead: each idempotency key shown" test "$(keys_of "$tmp/out" | wc -l)" -eq 12
 masked_ok=yes
 while read -r id; do
@@ -163,7 +157,7 @@ check "list: the queued records carry their first idempotency keys" \
 spool requeue --all --config "$tmp/conf"
 check "requeue again: nothing left to do" sh -c "test $rc -eq 0 && grep -q 'no dead letter to requeue' '$tmp/out'"
 
-echo none >"$tmp/mode"
+echo none >"$tmp/his.mode"
 conf "$tmp/conf.blank" "$tmp/blank" "$SP" "$tmp/spool.key"
 "$RUN" run --config "$tmp/conf.blank" --once >/dev/null 2>"$tmp/run2.log"
 check "service started again: all 12 delivered, each once, with their first keys" sh -c "
@@ -172,7 +166,7 @@ check "the hospital has every card once" sh -c \
   "test \"\$(sed 's/.*\"id_number\":\"\\([0-9]*\\)\".*/\\1/' '$tmp/his.jsonl' | sort)\" = \"\$(sort '$tmp/clip/ids.txt')\""
 
 # ---- damage in dead.log; purge -----------------------------------------------------------------
-echo 403 >"$tmp/mode"
+echo 422 >"$tmp/his.mode"
 "$RUN" run --config "$tmp/conf" --once >/dev/null 2>"$tmp/run3.log" # the same cards: new check-ins, refused
 spool status --config "$tmp/conf"
 check "a second refused run: 12 new dead letters" grep -q '^dead letters  12 in' "$tmp/out"
@@ -237,7 +231,7 @@ check "no key byte in any output" sh -c "! grep -qF \"\$(od -An -tx1 '$tmp/spool
 
 # ---- as root: a requeue writes files the service (the directory's owner) can read ---------------
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
-  echo 403 >"$tmp/mode"
+  echo 422 >"$tmp/his.mode"
   "$RUN" run --config "$tmp/conf" --once >/dev/null 2>"$tmp/run4.log"
   chmod 755 "$tmp"
   chown -R nobody "$SP" "$tmp/spool.key"
@@ -249,4 +243,4 @@ else
   echo "ok - as root: requeue runs as the spool directory's owner # SKIP not root"
 fi
 
-kill "$SIM_PID" 2>/dev/null; wait "$SIM_PID" 2>/dev/null; SIM_PID=""
+stop_sim

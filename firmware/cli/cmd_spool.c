@@ -358,9 +358,13 @@ struct tally {
     size_t nreasons;
 };
 
-/* Counts one more dead letter under its reason (the distinct reasons are few). */
-static int count_reason(struct tally *t, const char *reason)
+/* Counts one more dead letter under its kind of reason: the text before
+ * the first ':' ("HTTP 422", "expired", "corrupt"), since the service's own
+ * words after it often name the record. The distinct kinds are few. */
+static int count_reason(struct tally *t, const char *full)
 {
+    char reason[256];
+    snprintf(reason, sizeof(reason), "%.*s", (int)strcspn(full, ":"), full);
     for (size_t i = 0; i < t->nreasons; i++) {
         if (strcmp(t->reasons[i].reason, reason) == 0) {
             t->reasons[i].n++;

@@ -132,11 +132,14 @@ static const char *check_record(json_t *rec, const struct request *q, const char
     return NULL;
 }
 
-/* The status faults' answer: the service's own JSON refusal. */
+/* The status faults' answer: the service's own JSON refusal, naming the
+ * record (a refusal of one record is about that record: the terminal's
+ * guard against a service refusing every record alike sees them apart;
+ * schema-refused is the one that refuses every record alike). */
 static void answer_status_fault(struct sim *s, struct answer *a, int status)
 {
-    char msg[64];
-    snprintf(msg, sizeof msg, "simulated %d (his_sim fault mode)", status);
+    char msg[64 + KEY_MAX];
+    snprintf(msg, sizeof msg, "simulated %d (his_sim fault mode) for %s", status, a->key[0] ? a->key : "-");
     answer_error(a, status, msg, NULL);
     if (status == 503 || status == 429)
         a->retry_after = s->opt.retry_after;
@@ -159,7 +162,17 @@ bool handle_checkin(struct conn *c, const struct request *q, int mode, struct an
     pthread_mutex_lock(&s->lock);
     s->st.requests++;
     pthread_mutex_unlock(&s->lock);
+    if (q->has_key && !q->key_too_long)
+        snprintf(a->key, sizeof a->key, "%s", q->key);
 
+    if (mode == MODE_SCHEMA_REFUSED) {
+        answer_error(a, 422, "unknown schema", "schema");
+        pthread_mutex_lock(&s->lock);
+        s->st.faults++;
+        pthread_mutex_unlock(&s->lock);
+        say("conn %u: POST key=%s -> 422 (schema-refused)", c->id, shown);
+        return true;
+    }
     if (mode == MODE_STALL) {
         say("conn %u: POST key=%s -> no answer (stall)", c->id, shown);
         pthread_mutex_lock(&s->lock);

@@ -17,7 +17,7 @@
 const char *const MODE_NAMES[MODE_NAMED_COUNT] = {
     "none", "refuse", "stall", "stall-accept", "reset", "close", "close-delimited",
     "chunked", "wrong-cert", "expired-cert", "wrong-host", "cert-refused", "overlong",
-    "trickle", "continue-flood", "header-trickle", "stray",
+    "trickle", "continue-flood", "header-trickle", "stray", "schema-refused",
 };
 
 bool mode_is_status(int m) { return m >= 300 && m <= 599; }

@@ -425,6 +425,8 @@ int send_answer(struct conn *c, const struct answer *a, enum framing fr, enum de
         fits = head_add(head, sizeof head, &hl, "Allow: %s\r\n", a->allow);
     if (fits && a->location)
         fits = head_add(head, sizeof head, &hl, "Location: %s\r\n", a->location);
+    if (fits && a->key[0] && !a->nginx) /* the service's own answers name the record they answer */
+        fits = head_add(head, sizeof head, &hl, "Idempotency-Key: %s\r\n", a->key);
     if (fits)
         fits = head_add(head, sizeof head, &hl, "Connection: %s\r\n\r\n",
                         a->close || fr == FRAME_EOF ? "close" : "keep-alive");

@@ -523,6 +523,7 @@ int main(int argc, char **argv)
     if (open_records(s) != 0)
         goto out;
 
+    s->port = s->opt.port; /* 0: the kernel picks one, and open_listener says which */
     s->listen_fd = open_listener(s, true);
     if (s->listen_fd < 0) {
         fprintf(stderr, "his_sim: cannot listen on 127.0.0.1:%d: %s\n", s->opt.port, strerror(errno));

@@ -73,6 +73,7 @@ enum mode {
     MODE_CONTINUE_FLOOD,
     MODE_HEADER_TRICKLE,
     MODE_STRAY,
+    MODE_SCHEMA_REFUSED,
     MODE_NAMED_COUNT
 };
 #define MODE_PROXY 1000 /* proxy-NNN is MODE_PROXY + NNN */
@@ -197,6 +198,7 @@ struct answer {
     bool nginx;              /* an nginx page: text/html, Server: nginx */
     const char *overrun;     /* bytes sent after the body, outside its Content-Length (overlong) */
     bool stray;              /* stray: an unasked second 200 follows this answer */
+    char key[KEY_MAX + 1];   /* the request's Idempotency-Key, echoed ("" = none) */
     bool close;
 };
 
