@@ -57,14 +57,16 @@ static void make_overlong(struct conn *c, struct answer *a)
         strlen(OVERRUN_JUNK));
 }
 
-/* stray: a second, complete 200 that nothing asked for, a moment after the
- * answer so that it leaves in its own write and TLS record. 1 when sent. */
-static int send_stray(struct conn *c, bool close)
+/* stray: a second, complete 200 that nothing asked for, --stray-ms after the
+ * answer, in its own write and TLS record: a duplicate of the answer, the
+ * same Idempotency-Key and all. 1 when sent. */
+static int send_stray(struct conn *c, const struct answer *first)
 {
-    int r = conn_pause(c, STRAY_DELAY_MS);
+    int r = conn_pause(c, c->sim->opt.stray_ms);
     if (r > 0) {
         char body[] = "{}";
-        struct answer extra = {.status = 200, .body = body, .close = close};
+        struct answer extra = {.status = 200, .body = body, .close = first->close};
+        memcpy(extra.key, first->key, sizeof(extra.key));
         r = send_answer(c, &extra, FRAME_LENGTH, SEND_WHOLE);
     }
     if (r > 0)
@@ -178,7 +180,7 @@ static bool conn_serve(struct conn *c)
             say("conn %u: writing the answer: %s", c->id, io_name(w));
             return false;
         }
-        if (a.stray && (w = send_stray(c, a.close)) <= 0)
+        if (a.stray && (w = send_stray(c, &a)) <= 0)
             return false;
         memmove(c->buf, c->buf + q.consumed, c->len - q.consumed);
         c->len -= q.consumed;

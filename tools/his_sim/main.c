@@ -4,7 +4,7 @@
  *   his_sim --out RECORDS.jsonl [--port N] [--pki DIR] [--cert F --key F] [--ca F]
  *           [--require-client-cert] [--fault MODE] [--control FILE] [--port-file F]
  *           [--path /api/checkin] [--retry-after VALUE] [--idle-timeout S] [--max-tls 1.2]
- *           [--trickle-ms N] [--flood-ms N] [--header-ms N]
+ *           [--trickle-ms N] [--flood-ms N] [--header-ms N] [--stray-ms N]
  *
  * Listens on 127.0.0.1 only (port 0: the kernel picks one) and prints
  * "listening on 127.0.0.1:PORT" once ready. POST PATH takes one check-in
@@ -180,7 +180,7 @@ static void usage(FILE *f)
     fputs("usage: his_sim --out RECORDS.jsonl [--port N] [--pki DIR] [--cert F --key F] [--ca F]\n"
           "               [--require-client-cert] [--fault MODE] [--control FILE] [--port-file F]\n"
           "               [--path /api/checkin] [--retry-after VALUE] [--idle-timeout S] [--max-tls 1.2]\n"
-          "               [--trickle-ms N] [--flood-ms N] [--header-ms N]\n"
+          "               [--trickle-ms N] [--flood-ms N] [--header-ms N] [--stray-ms N]\n"
           "       his_sim --version\n"
           "modes: none refuse stall stall-accept reset close close-delimited chunked overlong\n"
           "       trickle continue-flood header-trickle stray\n"
@@ -194,8 +194,9 @@ static int parse_ms(const char *name, const char *v, int *out)
 {
     char *end;
     long ms = strtol(v, &end, 10);
-    if (*v == '\0' || *end || ms < 1 || ms > 600000) {
-        fprintf(stderr, "his_sim: %s %s: 1..600000 milliseconds\n", name, v);
+    long lo = strcmp(name, "--stray-ms") == 0 ? 0 : 1; /* a stray may follow at once */
+    if (*v == '\0' || *end || ms < lo || ms > 600000) {
+        fprintf(stderr, "his_sim: %s %s: %ld..600000 milliseconds\n", name, v, lo);
         return -1;
     }
     *out = (int)ms;
@@ -211,6 +212,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->trickle_ms = 1000;
     o->flood_ms = 5000;
     o->header_ms = 2000;
+    o->stray_ms = 50;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--require-client-cert") == 0) {
@@ -253,6 +255,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
         } else if (strcmp(a, "--header-ms") == 0) {
             if (parse_ms(a, v, &o->header_ms) != 0)
+                return -1;
+        } else if (strcmp(a, "--stray-ms") == 0) {
+            if (parse_ms(a, v, &o->stray_ms) != 0)
                 return -1;
         } else if (strcmp(a, "--fault") == 0) {
             o->fault = parse_mode(v);

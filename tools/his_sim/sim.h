@@ -43,7 +43,6 @@
 #define WRITE_TIMEOUT_MS 10000
 #define DRAIN_MS 500            /* reading what the client still sends before an error close */
 #define SHUTDOWN_WAIT_MS 3000
-#define STRAY_DELAY_MS 50       /* stray: from the answer to the unasked one, so they leave in two writes */
 #define RETRY_AFTER_MAX 128     /* --retry-after: an answer's head is built in 1 KiB */
 /* What overlong sends past Content-Length: 30 bytes no HTTP parser takes
  * for the start of an answer. */
@@ -111,6 +110,7 @@ struct options {
     int trickle_ms;     /* trickle: between two bytes of an answer */
     int flood_ms;       /* continue-flood: between two 100 Continue */
     int header_ms;      /* header-trickle: between two header lines */
+    int stray_ms;       /* stray: from the answer to the unasked one (0: in the same write's wake) */
     bool max_tls12;
 };
 
