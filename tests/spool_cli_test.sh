@@ -87,6 +87,10 @@ check "status --json: counts for programs" sh -c "test $rc -eq 0 &&
   grep -q '\"dead_letters\": *{[^}]*\"records\": *12' '$tmp/out' && grep -q '\"by_reason\": *{\"HTTP 422\": *12}' '$tmp/out' &&
   grep -q '\"undelivered\": *{[^}]*\"records\": *0' '$tmp/out' && grep -q '\"service_running\": *false' '$tmp/out'"
 
+"$RUN" doctor --config "$tmp/conf" >"$tmp/doctor" 2>&1
+check "doctor: dead letters counted in records, a warning that names the requeue command" sh -c \
+  "grep -q '^WARN  dead .*12 records set aside' '$tmp/doctor' && grep -q 'spool requeue --all' '$tmp/doctor'"
+
 spool list --dead --config "$tmp/conf"
 cp "$tmp/out" "$tmp/dead-list"
 check "list --dead: one line per dead letter with its reason" sh -c "test $rc -eq 0 &&

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -442,29 +441,58 @@ static void check_server(struct doctor *d)
 
 /* ---- queue ------------------------------------------------------------------- */
 
-/* The service holds an exclusive lock on the spool directory while it runs;
- * opening the spool then would fail, and must not wait for it. */
-static bool spool_busy(const char *dir)
+static void describe_queue(struct doctor *d, uint64_t records, uint64_t bytes, int64_t oldest, bool running)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    bool busy = flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd); /* releases our lock, if we got it */
-    return busy;
+    long long age_min = records && oldest ? ((long long)time(NULL) - oldest) / 60 : 0;
+    enum verdict v = records && age_min >= 60 ? WARN : PASS;
+    report(d, v, "queue", "records are not leaving: see the server check; they are kept and sent once it works",
+           "%s: %llu records waiting (%llu bytes), oldest %lld min old%s", d->cfg.spool_dir,
+           (unsigned long long)records, (unsigned long long)bytes, age_min,
+           running ? " (read beside the running service)" : "");
 }
 
-static void describe_queue(struct doctor *d, const struct spool_stats *st)
+/* Records set aside are lost to the hospital until someone sends them
+ * again: any of them is worth a warning that says how. */
+static void check_dead_letters(struct doctor *d)
 {
-    char dead[4096];
-    struct stat sb;
-    snprintf(dead, sizeof(dead), "%s/dead.log", d->cfg.spool_dir);
-    long long dead_bytes = stat(dead, &sb) == 0 ? (long long)sb.st_size : 0;
-    long long age_min = st->records && st->oldest_unix ? ((long long)time(NULL) - st->oldest_unix) / 60 : 0;
-    enum verdict v = st->records && age_min >= 60 ? WARN : PASS;
-    report(d, v, "queue", "records are not leaving: see the server check; they are kept and sent once it works",
-           "%s: %llu records waiting (%llu bytes), oldest %lld min old; dead letters: %lld bytes in dead.log",
-           d->cfg.spool_dir, (unsigned long long)st->records, (unsigned long long)st->bytes, age_min, dead_bytes);
+    struct spool_dead_stats ds;
+    char err[512];
+    if (spool_dead_stats(d->cfg.spool_dir, &ds, err, sizeof(err)) != 0) {
+        report(d, FAIL, "dead", "check the spool directory's owner and mode", "%s", err);
+        return;
+    }
+    if (!ds.records && !ds.damaged_bytes) {
+        report(d, PASS, "dead", NULL, "no record set aside");
+        return;
+    }
+    long long days = ds.oldest_set_aside_unix ? ((long long)time(NULL) - ds.oldest_set_aside_unix) / 86400 : 0;
+    report(d, WARN, "dead",
+           "see why: `cccd-reader spool list --dead`; once the cause is fixed, send them again: "
+           "`sudo systemctl stop cccd-reader && sudo cccd-reader spool requeue --all && sudo systemctl start "
+           "cccd-reader`",
+           "%llu records set aside in %s/dead.log, the oldest %lld days ago%s", (unsigned long long)ds.records,
+           d->cfg.spool_dir, days, ds.damaged_bytes ? "; some of it is damaged" : "");
+}
+
+/* The undelivered records, read without the spool's lock when the service
+ * holds it (taking it, even for a moment, could stop a starting service). */
+static int count_queue(const char *dir, uint64_t *records, uint64_t *bytes, int64_t *oldest, char *err,
+                       size_t errlen)
+{
+    struct spool_reader *r = NULL;
+    int rc = spool_reader_open(&r, dir, false, NULL, err, errlen);
+    struct spool_item it;
+    *records = *bytes = 0;
+    *oldest = 0;
+    while (rc == 0 && (rc = spool_reader_next(r, &it, err, errlen)) == 1) {
+        ++*records;
+        *bytes += it.size;
+        if (!*oldest || it.appended_unix < *oldest)
+            *oldest = it.appended_unix;
+        rc = 0;
+    }
+    spool_reader_close(r);
+    return rc < 0 ? rc : 0;
 }
 
 static void check_queue(struct doctor *d)
@@ -479,8 +507,15 @@ static void check_queue(struct doctor *d)
         report(d, SKIP, "queue", NULL, "%s does not exist yet (made at the first start)", c->spool_dir);
         return;
     }
-    if (spool_busy(c->spool_dir)) {
-        report(d, SKIP, "queue", NULL, "spool busy (service running): skipped");
+    if (spool_in_use(c->spool_dir)) {
+        uint64_t records, bytes;
+        int64_t oldest;
+        char err[512];
+        if (count_queue(c->spool_dir, &records, &bytes, &oldest, err, sizeof(err)) != 0)
+            report(d, FAIL, "queue", "check the spool directory's owner and mode", "%s", err);
+        else
+            describe_queue(d, records, bytes, oldest, true);
+        check_dead_letters(d);
         return;
     }
     uint8_t key[SPOOL_KEY_LEN];
@@ -501,7 +536,8 @@ static void check_queue(struct doctor *d)
     struct spool_stats st;
     spool_get_stats(s, &st);
     spool_close(s);
-    describe_queue(d, &st);
+    describe_queue(d, st.records, st.bytes, st.oldest_unix, false);
+    check_dead_letters(d);
 }
 
 /* ---- command ------------------------------------------------------------------ */

@@ -237,28 +237,6 @@ static bool spool_busy(const char *dir)
     return busy;
 }
 
-/* Whether a process holds a lock on dir, from /proc/locks. status must not
- * probe by taking the lock, even for a moment: a service starting at that
- * instant would find its spool in use and stop. */
-static bool spool_locked(const char *dir)
-{
-    struct stat st;
-    FILE *f = stat(dir, &st) == 0 ? fopen("/proc/locks", "re") : NULL;
-    if (!f)
-        return false;
-    char line[256];
-    bool held = false;
-    while (!held && fgets(line, sizeof(line), f)) {
-        const char *p = strstr(line, "FLOCK");
-        unsigned maj, min;
-        unsigned long long ino;
-        if (p && sscanf(p, "FLOCK %*s %*s %*d %x:%x:%llu", &maj, &min, &ino) == 3)
-            held = maj == major(st.st_dev) && min == minor(st.st_dev) && ino == (unsigned long long)st.st_ino;
-    }
-    fclose(f);
-    return held;
-}
-
 /* This command line again, for the advice: what to run once the service stops. */
 static void print_command(const struct spool_cmd *c)
 {
@@ -465,7 +443,7 @@ static int status_json(const struct spool_cmd *c, const struct tally *q, const s
 static int do_status(struct spool_cmd *c)
 {
     struct tally q = { 0 }, d = { 0 };
-    bool busy = spool_locked(c->cfg.spool_dir);
+    bool busy = spool_in_use(c->cfg.spool_dir);
     int rc = tally_items(c, false, &q);
     if (!rc)
         rc = tally_items(c, true, &d);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <pthread.h>
@@ -282,6 +283,28 @@ static int open_dir(struct spool *s, char *err, size_t errlen)
     if (faccessat(AT_FDCWD, s->dir, W_OK | X_OK, AT_EACCESS) != 0)
         return spool_io_fail(err, errlen, errno, "cannot write in the spool directory", s->dir, NULL);
     return 0;
+}
+
+/* Read from /proc/locks: probing by taking the lock, even for a moment,
+ * would make a service starting at that instant find its spool in use and
+ * stop (doctor did). */
+bool spool_in_use(const char *dir)
+{
+    struct stat st;
+    FILE *f = stat(dir, &st) == 0 ? fopen("/proc/locks", "re") : NULL;
+    if (!f)
+        return false;
+    char line[256];
+    bool held = false;
+    while (!held && fgets(line, sizeof(line), f)) {
+        const char *p = strstr(line, "FLOCK");
+        unsigned maj, min;
+        unsigned long long ino;
+        if (p && sscanf(p, "FLOCK %*s %*s %*d %x:%x:%llu", &maj, &min, &ino) == 3)
+            held = maj == major(st.st_dev) && min == minor(st.st_dev) && ino == (unsigned long long)st.st_ino;
+    }
+    fclose(f);
+    return held;
 }
 
 int spool_open(struct spool **out, const struct spool_opts *opts, char *err, size_t errlen)

@@ -5,7 +5,8 @@
  *   spool.c          the queue: open, append, peek, ack, the state file
  *   spool_io.c       bytes on disk: framing, CRC-32C, names, durable writes, messages
  *   spool_recover.c  reading the directory back after a restart or a power cut
- *   spool_dead.c     dead letters: records set aside (refused, expired, corrupt)
+ *   spool_dead.c     dead letters: set aside (refused, expired, corrupt), requeued, purged
+ *   spool_read.c     reading dead.log and the queue back without the lock
  *   spool_faults.c   the disk misbehaving: a segment deleted under us, a full disk
  * docs/spool.md describes the files and the recovery rules.
  */
@@ -151,6 +152,32 @@ int spool_recover(struct spool *s, char *err, size_t errlen);
 int spool_dead_open(struct spool *s, bool create, char *err, size_t errlen);
 int spool_set_aside(struct spool *s, size_t n, const char *reason, char *err, size_t errlen);
 int spool_expire(struct spool *s, char *err, size_t errlen);
+
+/* spool_read.c: reading the files back without the lock (spool.h's reader) */
+/* Any record can be judged with REC_MAX bytes from its start; a window of
+ * twice that keeps refills rare and memory small however large the file. */
+enum { WINDOW_CAP = 2 * REC_MAX };
+
+#define DEAD_TMP "dead.log.tmp"
+
+struct spool_reader {
+    struct spool own; /* bare: the CRC table and, with a key, its GCM context */
+    struct spool *sp; /* own, or the open spool that lends its key (requeue, purge) */
+    bool dead, lent, open_sealed, dead_done;
+    int dirfd, fd;
+    char name[SEG_NAME_LEN + 1];
+    uint64_t limit; /* bytes of the file to read: its size when it was opened */
+    uint64_t base;  /* file offset of buf[0] */
+    unsigned char *buf, *plain;
+    size_t have, pos;
+    uint64_t delivered, lo, hi, last; /* segments: recovery's sequence rules */
+    uint64_t *segs;
+    size_t nsegs, segs_cap, next_seg;
+    uint64_t damaged, tail, total;
+};
+
+/* A reader over an open spool, with its key (requeue, purge). */
+int spool_reader_lent(struct spool_reader **out, struct spool *s, bool open_sealed, char *err, size_t errlen);
 
 /* spool_faults.c */
 int spool_check_active(struct spool *s, char *err, size_t errlen);

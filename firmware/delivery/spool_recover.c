@@ -232,9 +232,12 @@ int spool_dead_recover(struct spool *s, int fd, char *err, size_t errlen)
 
 int spool_recover(struct spool *s, char *err, size_t errlen)
 {
-    /* A leftover temp file is a state write a power cut interrupted. */
-    if (unlinkat(s->dirfd, STATE_TMP, 0) != 0 && errno != ENOENT)
-        return spool_io_fail(err, errlen, errno, "cannot delete", s->dir, STATE_TMP);
+    /* A leftover temp file is a state write, or a rewrite of dead.log, that
+     * a power cut interrupted: the file it was to replace is intact. */
+    static const char *const leftovers[] = { STATE_TMP, DEAD_TMP };
+    for (size_t i = 0; i < sizeof(leftovers) / sizeof(leftovers[0]); i++)
+        if (unlinkat(s->dirfd, leftovers[i], 0) != 0 && errno != ENOENT)
+            return spool_io_fail(err, errlen, errno, "cannot delete", s->dir, leftovers[i]);
     state_read(s);
     int rc = list_segments(s, err, errlen);
     if (!rc)

@@ -78,6 +78,10 @@ int spool_dead_letter(struct spool *s, uint64_t seq, const char *reason, char *e
 
 void spool_get_stats(struct spool *s, struct spool_stats *st);
 
+/* Whether another process (the running service) holds dir's spool open,
+ * found without taking its lock. */
+bool spool_in_use(const char *dir);
+
 /* Reads a key file: exactly SPOOL_KEY_LEN raw bytes, or 64 hex digits
  * (and a newline). Refuses files readable by group or others. */
 int spool_load_key(const char *path, uint8_t key[SPOOL_KEY_LEN], char *err, size_t errlen);
