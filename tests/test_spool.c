@@ -639,10 +639,14 @@ static void test_leftover_state_tmp_ignored(void **state)
     char tmp[256];
     join(tmp, sizeof(tmp), f->dir, "delivered.tmp");
     spit(tmp, "cccd-spool 1 delivered=0 crc", 28, 0600); /* a write cut short */
+    char dead_tmp[256];
+    join(dead_tmp, sizeof(dead_tmp), f->dir, "dead.log.tmp"); /* a rewrite of dead.log cut short */
+    spit(dead_tmp, "\xffSPL", 4, 0600);
     s = open_ok(&o);
     expect_next(s, 3, "three");
     spool_close(s);
     assert_int_equal(access(tmp, F_OK), -1);
+    assert_int_equal(access(dead_tmp, F_OK), -1);
 }
 
 /* A damaged state file: records still on disk are delivered again (the
