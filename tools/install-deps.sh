@@ -14,7 +14,9 @@ build_pkgs="gcc make pkg-config libzbar-dev libpng-dev libjpeg62-turbo-dev
 # clang and its runtime carry libFuzzer; valgrind checks the long-running loop;
 # nginx-light is the hospitals' TLS terminator in tests/uplink_nginx_test.sh
 # (run there with its own config on a loopback port, never as a service).
-test_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev valgrind nginx-light"
+# mount and util-linux (setpriv): the disk-fault test mounts a small tmpfs and
+# runs the terminal as another user.
+test_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev valgrind nginx-light mount util-linux"
 
 case "${1:-all}" in
   build) pkgs=$build_pkgs ;;
