@@ -34,7 +34,7 @@ PKG_CONFIG ?= pkg-config
 RPATH :=
 endif
 
-PKGS := zbar libpng libjpeg libutf8proc jansson libgpiod inih libsystemd
+PKGS := zbar libpng libjpeg libutf8proc jansson libgpiod libsystemd
 TOOL_PKGS := libqrencode
 TEST_PKGS := cmocka
 

@@ -1,4 +1,5 @@
-/* file_io.c - write-temp / fsync / rename / fsync-dir, and reading in full. */
+/* file_io.c - opening files safely, reading them in full, and replacing them
+ * with write-temp / fsync / rename / fsync-dir. */
 #include "base/file_io.h"
 
 #include <errno.h>
@@ -72,4 +73,106 @@ ssize_t file_read_full(int fd, void *buf, size_t n, int64_t off)
         got += (size_t)r;
     }
     return (ssize_t)got;
+}
+
+static const char *kind_of(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISFIFO(m))
+        return "a FIFO (named pipe)";
+    if (S_ISSOCK(m))
+        return "a socket";
+    if (S_ISCHR(m) || S_ISBLK(m))
+        return "a device";
+    return "not a regular file";
+}
+
+int file_open_regular(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s is %s, not a file: name the file itself", path, kind_of(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The rest of fd, at most max bytes, NUL-terminated, into *out; closes fd. */
+static int read_rest(int fd, const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen)
+{
+    /* One byte more than allowed tells "too large" apart from "just fits". */
+    char *buf = malloc(max + 2);
+    ssize_t n = buf ? file_read_full(fd, buf, max + 1, -1) : -1;
+    int e = buf ? errno : ENOMEM;
+    close(fd); /* only read */
+    if (n < 0 || (size_t)n > max) {
+        if (n < 0)
+            snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        else
+            snprintf(err, errlen, "%s is larger than %zu bytes: is it the right file?", path, max);
+        free(buf);
+        return -1;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = (size_t)n;
+    return 0;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = file_open_regular(path, err, errlen);
+    return fd < 0 ? -1 : read_rest(fd, path, max, out, len, err, errlen);
+}
+
+int file_read_secret(const char *path, const char *what, size_t max, char **out, size_t *len, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = file_open_regular(path, err, errlen);
+    if (fd < 0)
+        return -1;
+    if (file_check_private(fd, path, what, err, errlen) != 0) {
+        close(fd);
+        return -1;
+    }
+    return read_rest(fd, path, max, out, len, err, errlen);
+}
+
+int file_check_private(int fd, const char *path, const char *what, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s %s: cannot stat: %s", what, path, strerror(errno));
+        return -1;
+    }
+    if (st.st_mode & 077) {
+        snprintf(err, errlen,
+                 "%s %s is open to group or others (mode %04o): run chmod 600 %s "
+                 "(and consider replacing the key: others may have read it)",
+                 what, path, (unsigned)(st.st_mode & 07777), path);
+        return -1;
+    }
+    return 0;
 }

@@ -6,7 +6,10 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <syslog.h>
 
 #include "config/config.h"
@@ -23,7 +26,7 @@ static int parse(const char *text)
 static void test_defaults(void **state)
 {
     (void)state;
-    assert_int_equal(parse(""), 0);
+    assert_int_equal(parse("[log]\nlevel = info\n"), 0); /* one key: everything else is a default */
     assert_string_equal(cfg.scan.camera.source, "v4l2:/dev/video0");
     assert_int_equal(cfg.scan.camera.width, 1280);
     assert_int_equal(cfg.scan.camera.height, 720);
@@ -121,6 +124,62 @@ static void test_errors_name_file_line_key(void **state)
     expect_error(longid, CONFIG_ERR_VALUE, "id", "shorter");
 }
 
+/* What is not a configuration is refused, never started on defaults: an
+ * empty file, only comments, text that is not plain (NUL, ESC, binary). */
+static void test_not_a_config(void **state)
+{
+    (void)state;
+    expect_error("", CONFIG_ERR_SYNTAX, "test.conf sets nothing", "board/cccd-reader.conf");
+    expect_error("; only\n# comments\n\n", CONFIG_ERR_SYNTAX, "sets nothing", NULL);
+    assert_int_equal(config_parse_bytes("[log]\nlevel = info\0garbage\n", 27, "test.conf", &cfg, err, sizeof(err)),
+                     CONFIG_ERR_SYNTAX);
+    assert_non_null(strstr(err, "test.conf:2: a control byte (0x00)"));
+    static const char garbage[] = "\x7f" "ELF\x02\x01\x01\x1b[31m\x00\x00=\x1b]0;x\x07\n";
+    assert_int_equal(config_parse_bytes(garbage, sizeof(garbage) - 1, "test.conf", &cfg, err, sizeof(err)),
+                     CONFIG_ERR_SYNTAX);
+    for (const char *p = err; *p; p++) /* the message quotes nothing raw */
+        assert_true((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f);
+    expect_error("[camera]\nsource\x1b[2J = files:/x\n", CONFIG_ERR_SYNTAX, "test.conf:2:", "control byte (0x1b)");
+}
+
+/* Long lines are read whole up to INI_LINE_MAX, and beyond it refused
+ * naming the line and the key: never a value cut short. */
+static void test_long_lines(void **state)
+{
+    (void)state;
+    char text[4096], path[1100];
+    memset(path, 'p', sizeof(path));
+    memcpy(path, "files:/", 7);
+    path[500] = '\0'; /* a 500-byte source: inih cut this one at 195 */
+    snprintf(text, sizeof(text), "[camera]\nsource = %s\n", path);
+    assert_int_equal(parse(text), 0);
+    assert_int_equal(strlen(cfg.camera_source), 500);
+    path[500] = 'p';
+    path[1100 - 1] = '\0';
+    snprintf(text, sizeof(text), "[uplink]\nca = /x\nurl = https://h/%s\n", path);
+    expect_error(text, CONFIG_ERR_SYNTAX, "test.conf:3:", "('url')");
+    assert_null(strstr(err, "pppp")); /* the value is not echoed */
+    snprintf(text, sizeof(text), "[camera]\nsource = %s\n[log]\nlevel = info\n", path);
+    expect_error(text, CONFIG_ERR_SYNTAX, "test.conf:2:", "more than 1024 ('source')");
+}
+
+static void test_not_a_file(void **state)
+{
+    (void)state;
+    assert_int_equal(config_load("/tmp", &cfg, err, sizeof(err)), CONFIG_ERR_OPEN);
+    assert_non_null(strstr(err, "/tmp is a directory"));
+    char fifo[] = "/tmp/test_config.XXXXXX";
+    assert_non_null(mkdtemp(fifo));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/fifo.conf", fifo);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    /* Must come back at once: nobody will ever write to this FIFO. */
+    assert_int_equal(config_load(path, &cfg, err, sizeof(err)), CONFIG_ERR_OPEN);
+    assert_non_null(strstr(err, "FIFO"));
+    unlink(path);
+    rmdir(fifo);
+}
+
 static void test_missing_file(void **state)
 {
     (void)state;
@@ -148,6 +207,9 @@ int main(void)
         cmocka_unit_test(test_values_and_lines),
         cmocka_unit_test(test_errors_name_file_line_key),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_not_a_config),
+        cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_not_a_file),
         cmocka_unit_test(test_relink_after_copy),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

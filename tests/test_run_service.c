@@ -167,6 +167,13 @@ static void test_service_lifecycle(void **state)
     assert_non_null(strstr(read_log(), "cccd.conf:7:"));
     assert_true(wait_notify(fd, "WATCHDOG=1", 3000)); /* still reading */
 
+    FILE *emptied = fopen(conf, "w"); /* an emptied file is no config either */
+    assert_non_null(emptied);
+    fclose(emptied);
+    kill(pid, SIGHUP);
+    assert_true(wait_log("cccd.conf sets nothing", 5000));
+    assert_true(wait_notify(fd, "WATCHDOG=1", 3000));
+
     write_config("[log]\nlevel = debug\n");
     kill(pid, SIGHUP);
     assert_true(wait_log("configuration reloaded", 5000));

@@ -38,7 +38,7 @@ esac
 # The target's libraries: tools/install-deps.sh's build set, but libzbar0
 # for libzbar-dev (see above).
 target_dev="libzbar0 libpng-dev libjpeg62-turbo-dev libutf8proc-dev libjansson-dev
- libgpiod-dev libinih-dev libsystemd-dev libmbedtls-dev
+ libgpiod-dev libsystemd-dev libmbedtls-dev
  libqrencode-dev"
 target_test="libcmocka-dev"
 

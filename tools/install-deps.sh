@@ -9,7 +9,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libzbar-dev libpng-dev libjpeg62-turbo-dev
- libutf8proc-dev libjansson-dev libqrencode-dev libgpiod-dev libinih-dev libsystemd-dev
+ libutf8proc-dev libjansson-dev libqrencode-dev libgpiod-dev libsystemd-dev
  libmbedtls-dev openssl"
 # clang and its runtime carry libFuzzer; valgrind checks the long-running loop;
 # nginx-light is the hospitals' TLS terminator in tests/uplink_nginx_test.sh

@@ -4,19 +4,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <mbedtls/error.h>
 #include <mbedtls/x509_crt.h>
+
+#include "delivery/tls_files.h"
 
 int cert_expiry(const char *path, time_t now, time_t *not_after, long *days, char *until, size_t untilcap,
                 char *err, size_t errlen)
 {
     mbedtls_x509_crt crt;
     mbedtls_x509_crt_init(&crt);
-    int ret = mbedtls_x509_crt_parse_file(&crt, path);
-    if (ret != 0) {
-        char buf[128];
-        mbedtls_strerror(ret, buf, sizeof(buf));
-        snprintf(err, errlen, "%s: not a readable certificate: %s", path, buf);
+    if (tls_load_cert(&crt, path, "certificate", err, errlen) != 0) {
         mbedtls_x509_crt_free(&crt);
         return -1;
     }

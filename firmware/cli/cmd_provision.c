@@ -41,6 +41,7 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "config/ini_edit.h"
+#include "delivery/tls_files.h"
 
 #define PEM_MAX 16384
 
@@ -79,14 +80,7 @@ static int rng_start(struct provision *p, char *err, size_t errlen)
 
 static int load_key(struct provision *p, char *err, size_t errlen)
 {
-#if MBEDTLS3
-    int ret = mbedtls_pk_parse_keyfile(&p->key, p->key_path, NULL, mbedtls_ctr_drbg_random, &p->drbg);
-#else
-    int ret = mbedtls_pk_parse_keyfile(&p->key, p->key_path, NULL);
-#endif
-    if (ret != 0)
-        mbed_error(err, errlen, p->key_path, ret); /* names the file, never the key */
-    return ret ? -1 : 0;
+    return tls_load_key(&p->key, p->key_path, mbedtls_ctr_drbg_random, &p->drbg, err, errlen);
 }
 
 /* At least P-256 or RSA-2048: a weaker key may be refused by the hospital
@@ -235,13 +229,10 @@ static int check_dates(const char *path, char *err, size_t errlen)
 
 static int check_chain(struct provision *p, mbedtls_x509_crt *crt, mbedtls_x509_crt *ca, char *err, size_t errlen)
 {
-    int ret = mbedtls_x509_crt_parse_file(ca, p->ca_path);
-    if (ret != 0) {
-        mbed_error(err, errlen, p->ca_path, ret);
+    if (tls_load_cert(ca, p->ca_path, "CA certificate", err, errlen) != 0)
         return -1;
-    }
     uint32_t flags = 0;
-    ret = mbedtls_x509_crt_verify(crt, ca, NULL, NULL, &flags, NULL, NULL);
+    int ret = mbedtls_x509_crt_verify(crt, ca, NULL, NULL, &flags, NULL, NULL);
     if (ret != 0) {
         char info[256];
         mbedtls_x509_crt_verify_info(info, sizeof(info), "", flags);
@@ -254,20 +245,13 @@ static int check_chain(struct provision *p, mbedtls_x509_crt *crt, mbedtls_x509_
 
 static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
-    static char buf[1 << 20];
-    FILE *f = fopen(from, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", from, strerror(errno));
+    char *buf;
+    size_t len;
+    if (file_read_all(from, 1u << 20, &buf, &len, err, errlen) != 0)
         return -1;
-    }
-    size_t n = fread(buf, 1, sizeof(buf), f);
-    bool bad = ferror(f) || !feof(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "%s: unreadable or larger than 1 MiB", from);
-        return -1;
-    }
-    return file_replace(to, buf, n, 0644, err, errlen);
+    int rc = file_replace(to, buf, len, 0644, err, errlen);
+    free(buf);
+    return rc;
 }
 
 static int update_config(struct provision *p, const char *device_id, char *err, size_t errlen)
@@ -290,11 +274,8 @@ static int update_config(struct provision *p, const char *device_id, char *err, 
 static int verify_signed(struct provision *p, mbedtls_x509_crt *crt, mbedtls_x509_crt *ca, char *err,
                          size_t errlen)
 {
-    int ret = mbedtls_x509_crt_parse_file(crt, p->cert_path);
-    if (ret != 0) {
-        mbed_error(err, errlen, p->cert_path, ret);
+    if (tls_load_cert(crt, p->cert_path, "signed certificate", err, errlen) != 0)
         return -1;
-    }
     if (load_key(p, err, errlen) != 0 || check_pair(p, crt, err, errlen) != 0 ||
         check_strength(&crt->pk, p->cert_path, err, errlen) != 0 || check_dates(p->cert_path, err, errlen) != 0 ||
         check_chain(p, crt, ca, err, errlen) != 0)

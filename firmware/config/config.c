@@ -1,16 +1,18 @@
-/* config.c - INI configuration through inih, one table row per key.
+/* config.c - the INI configuration (config/ini_read.h), one table row per key.
  *
  * The table is the single list of keys: parsing, range checks and the
  * "unknown key" error all come from it, so a key cannot be half-added. */
 #include "config/config.h"
 
+#include "base/file_io.h"
+#include "base/log.h"
+#include "config/ini_read.h"
 #include "decode/qr_reader.h"
 #include "delivery/checkin.h"
 #include "delivery/tls_client.h"
 #include "delivery/uplink.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -171,12 +173,14 @@ static int set_key(struct parse_state *st, const struct key *k, const char *v)
 {
     char *base = (char *)st->cfg + k->offset;
     const char *want = NULL;
+    char shown[64]; /* the value as messages quote it: escaped, bounded */
+    log_clean(v, shown, sizeof(shown));
     switch (k->type) {
     case K_INT:
         if (parse_int(v, k->min, k->max, (int *)base) == 0)
             return 0;
-        snprintf(st->msg, sizeof(st->msg), "[%s] %s = '%.60s': expected a whole number from %d to %d", k->section,
-                 k->name, v, k->min, k->max);
+        snprintf(st->msg, sizeof(st->msg), "[%s] %s = '%s': expected a whole number from %d to %d", k->section,
+                 k->name, shown, k->min, k->max);
         return -1;
     case K_BOOL:
         want = parse_bool(v, (bool *)base) == 0 ? NULL : "true or false";
@@ -207,36 +211,35 @@ static int set_key(struct parse_state *st, const struct key *k, const char *v)
         snprintf(st->msg, sizeof(st->msg), "[%s] %s (%zu characters): expected %s", k->section, k->name, strlen(v),
                  want);
     else
-        snprintf(st->msg, sizeof(st->msg), "[%s] %s = '%.60s': expected %s", k->section, k->name, v, want);
+        snprintf(st->msg, sizeof(st->msg), "[%s] %s = '%s': expected %s", k->section, k->name, shown, want);
     return -1;
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
-    if (st->status)
-        return 0;
     for (size_t i = 0; i < NKEYS; i++)
         if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) {
             /* A pin map pasted below the old [gpio] section would otherwise
              * override it silently, key by key. */
             if (st->seen[i]) {
-                snprintf(st->msg, sizeof(st->msg),
-                         "[%s] %s is set a second time (two [%s] sections? an indented line?): keep one", section,
-                         name, section);
+                snprintf(st->msg, sizeof(st->msg), "[%s] %s is set a second time (two [%s] sections?): keep one",
+                         section, name, section);
                 st->status = CONFIG_ERR_SYNTAX;
-                return 0;
+                return -1;
             }
             st->seen[i] = true;
             if (set_key(st, &keys[i], value) == 0)
-                return 1;
+                return 0;
             st->status = CONFIG_ERR_VALUE;
-            return 0;
+            return -1;
         }
-    snprintf(st->msg, sizeof(st->msg), "unknown key '%.40s' in [%.40s] (misspelt? see board/cccd-reader.conf)", name,
-             section);
+    /* The names are the file's text: printed escaped and bounded. */
+    char n[48], sec[48];
+    snprintf(st->msg, sizeof(st->msg), "unknown key '%s' in [%s] (misspelt? see board/cccd-reader.conf)",
+             log_clean(name, n, sizeof(n)), log_clean(section, sec, sizeof(sec)));
     st->status = CONFIG_ERR_SYNTAX;
-    return 0;
+    return -1;
 }
 
 static int check_uplink(struct config *cfg, char *msg, size_t size)
@@ -277,14 +280,17 @@ static int check_whole(struct config *cfg, char *msg, size_t size)
         return CONFIG_ERR_VALUE;
     }
     if (!camera_ops_for(cfg->camera_source)) {
-        snprintf(msg, size, "[camera] source = '%.80s': expected v4l2:/dev/videoN, pipe:COMMAND or files:PATH",
-                 cfg->camera_source);
+        char shown[88];
+        snprintf(msg, size, "[camera] source = '%s': expected v4l2:/dev/videoN, pipe:COMMAND or files:PATH",
+                 log_clean(cfg->camera_source, shown, sizeof(shown)));
         return CONFIG_ERR_VALUE;
     }
     if (cfg->uplink_url[0] && check_uplink(cfg, msg, size) != 0)
         return CONFIG_ERR_VALUE;
     if (!gpio_backend(cfg->gpio_backend)) {
-        snprintf(msg, size, "[gpio] backend = '%.20s': expected gpiod or null", cfg->gpio_backend);
+        char shown[24];
+        snprintf(msg, size, "[gpio] backend = '%s': expected gpiod or null",
+                 log_clean(cfg->gpio_backend, shown, sizeof(shown)));
         return CONFIG_ERR_VALUE;
     }
     return 0;
@@ -299,40 +305,51 @@ void config_relink(struct config *cfg)
     snprintf(cfg->gpio.button.chip, sizeof(cfg->gpio.button.chip), "%s", cfg->gpio_chip);
 }
 
-/* Turns inih's answer into ours; name is the file's path for messages. */
-static int finish(int line, struct parse_state *st, const char *name, char *err, size_t errlen)
+/* A configuration is small; a file far larger is not one. */
+#define CONFIG_FILE_MAX (64 * 1024)
+
+/* Reads the text into cfg; name is the file's path for messages. */
+static int parse_text(const char *text, size_t len, const char *name, struct config *cfg, char *err, size_t errlen)
 {
-    if (line == -1) {
-        snprintf(err, errlen, "%s: cannot open: %s", name, strerror(errno));
-        return CONFIG_ERR_OPEN;
-    }
-    if (line == -2) {
-        snprintf(err, errlen, "%s: out of memory while reading", name);
-        return CONFIG_ERR_OPEN;
-    }
+    config_defaults(cfg);
+    struct parse_state st = { .cfg = cfg };
+    int nkeys = 0, line = ini_read(text, len, on_key, &st, &nkeys, st.msg, sizeof(st.msg));
     if (line > 0) {
-        if (!st->status)
-            snprintf(st->msg, sizeof(st->msg), "not a 'key = value' line or a [section] header");
-        snprintf(err, errlen, "%s:%d: %s", name, line, st->msg);
-        return st->status ? st->status : CONFIG_ERR_SYNTAX;
+        snprintf(err, errlen, "%s:%d: %s", name, line, st.msg);
+        return st.status ? st.status : CONFIG_ERR_SYNTAX;
     }
-    config_relink(st->cfg);
-    int rc = check_whole(st->cfg, st->msg, sizeof(st->msg));
+    /* An empty file (or a directory, a truncated copy) must not start a
+     * terminal on defaults that scans and delivers nowhere. */
+    if (nkeys == 0) {
+        snprintf(err, errlen, "%s sets nothing (empty, or only comments): start from board/cccd-reader.conf", name);
+        return CONFIG_ERR_SYNTAX;
+    }
+    config_relink(cfg);
+    int rc = check_whole(cfg, st.msg, sizeof(st.msg));
     if (rc)
-        snprintf(err, errlen, "%s: %s", name, st->msg);
+        snprintf(err, errlen, "%s: %s", name, st.msg);
     return rc;
 }
 
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
 {
-    config_defaults(cfg);
-    struct parse_state st = { .cfg = cfg };
-    return finish(ini_parse(path, on_key, &st), &st, path, err, errlen);
+    char *text;
+    size_t len;
+    if (file_read_all(path, CONFIG_FILE_MAX, &text, &len, err, errlen) != 0) {
+        config_defaults(cfg);
+        return CONFIG_ERR_OPEN;
+    }
+    int rc = parse_text(text, len, path, cfg, err, errlen);
+    free(text);
+    return rc;
 }
 
 int config_parse_string(const char *text, const char *name, struct config *cfg, char *err, size_t errlen)
 {
-    config_defaults(cfg);
-    struct parse_state st = { .cfg = cfg };
-    return finish(ini_parse_string(text, on_key, &st), &st, name, err, errlen);
+    return parse_text(text, strlen(text), name, cfg, err, errlen);
+}
+
+int config_parse_bytes(const char *text, size_t len, const char *name, struct config *cfg, char *err, size_t errlen)
+{
+    return parse_text(text, len, name, cfg, err, errlen);
 }

@@ -2,8 +2,8 @@
 #include "config/ini_edit.h"
 
 #include "base/file_io.h"
+#include "config/ini_read.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define INI_EDIT_MAX_SETTINGS 16
+#define INI_FILE_MAX (1u << 20)
 
 /* A growing output buffer; `failed` sticks after the first allocation error. */
 struct out {
@@ -49,47 +50,28 @@ static void put_setting(struct out *o, const struct ini_setting *s)
     put(o, "\n", 1);
 }
 
-static const char *skip_space(const char *p, const char *end)
+/* A section header's or a key's name, as the configuration reads it
+ * (ini_read.h), copied into out; false when the line is not of that kind. */
+static bool line_name(const char *p, const char *end, enum ini_line_kind kind, char *out, size_t cap)
 {
-    while (p < end && (*p == ' ' || *p == '\t'))
-        p++;
-    return p;
+    struct ini_line l;
+    ini_line_parse(p, (size_t)(end - p), &l);
+    if (l.kind != kind)
+        return false;
+    size_t n = l.name_len < cap - 1 ? l.name_len : cap - 1;
+    memcpy(out, l.name, n);
+    out[n] = '\0';
+    return true;
 }
 
-/* "[name]" -> name in sec (trimmed); false when the line is no header. */
 static bool line_section(const char *p, const char *end, char *sec, size_t cap)
 {
-    p = skip_space(p, end);
-    if (p >= end || *p != '[')
-        return false;
-    const char *close = memchr(p, ']', (size_t)(end - p));
-    if (!close)
-        return false;
-    const char *a = skip_space(p + 1, close), *b = close;
-    while (b > a && isspace((unsigned char)b[-1]))
-        b--;
-    size_t n = (size_t)(b - a) < cap - 1 ? (size_t)(b - a) : cap - 1;
-    memcpy(sec, a, n);
-    sec[n] = '\0';
-    return true;
+    return line_name(p, end, INI_SECTION, sec, cap);
 }
 
-/* The key of a "key = value" line (not a comment); false otherwise. */
 static bool line_key(const char *p, const char *end, char *key, size_t cap)
 {
-    p = skip_space(p, end);
-    if (p >= end || *p == ';' || *p == '#' || *p == '[')
-        return false;
-    const char *eq = memchr(p, '=', (size_t)(end - p));
-    if (!eq)
-        return false;
-    const char *b = eq;
-    while (b > p && isspace((unsigned char)b[-1]))
-        b--;
-    size_t n = (size_t)(b - p) < cap - 1 ? (size_t)(b - p) : cap - 1;
-    memcpy(key, p, n);
-    key[n] = '\0';
-    return true;
+    return line_name(p, end, INI_KEY, key, cap);
 }
 
 static int find_setting(const struct ini_setting *set, size_t n, const char *sec, const char *key)
@@ -211,42 +193,20 @@ char *ini_edit_text(const char *text, const struct ini_setting *set, size_t n, c
     return o.buf;
 }
 
-static char *read_all(const char *path, char *err, size_t errlen)
+/* The configuration file, as text: no NUL inside (a config is text). */
+static char *read_text(const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    char *buf;
+    size_t len;
+    if (file_read_all(path, INI_FILE_MAX, &buf, &len, err, errlen) != 0)
         return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            char *b = cap > (1u << 20) ? NULL : realloc(buf, cap = cap * 2 + 4096 + 1);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                snprintf(err, errlen, "%s: too large or out of memory", path);
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t r = fread(buf + len, 1, 4096, f);
-        len += r;
-        if (r < 4096)
-            break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    buf[len] = '\0';
-    if (bad || strlen(buf) != len) {
+    if (strlen(buf) != len) {
         free(buf);
-        snprintf(err, errlen, "%s: cannot read (or holds NUL bytes)", path);
+        snprintf(err, errlen, "%s holds NUL bytes: not a configuration file", path);
         return NULL;
     }
     return buf;
 }
-
 
 /* Writes text to a temporary file beside path with path's mode, then renames. */
 static int replace_file(const char *path, const char *text, char *err, size_t errlen)
@@ -261,7 +221,7 @@ static int replace_file(const char *path, const char *text, char *err, size_t er
 
 int ini_edit_file(const char *path, const struct ini_setting *set, size_t n, char *err, size_t errlen)
 {
-    char *text = read_all(path, err, errlen);
+    char *text = read_text(path, err, errlen);
     if (!text)
         return -1;
     char *edited = ini_edit_text(text, set, n, err, errlen);

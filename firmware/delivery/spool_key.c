@@ -32,35 +32,15 @@ static int parse_key(const unsigned char *buf, size_t n, uint8_t key[SPOOL_KEY_L
     return hex_decode((const char *)buf, key, SPOOL_KEY_LEN);
 }
 
-static int check_file(int fd, const char *path, char *err, size_t errlen)
-{
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "spool key file %s: cannot stat: %s", path, strerror(errno));
-        return SPOOL_ERR_KEY;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "spool key file %s is not a regular file", path);
-        return SPOOL_ERR_KEY;
-    }
-    if (st.st_mode & 077) {
-        snprintf(err, errlen,
-                 "spool key file %s is open to group or others (mode %04o): run chmod 600 %s "
-                 "(and consider replacing the key: others may have read it)",
-                 path, (unsigned)(st.st_mode & 07777), path);
-        return SPOOL_ERR_KEY;
-    }
-    return 0;
-}
-
 int spool_load_key(const char *path, uint8_t key[SPOOL_KEY_LEN], char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    char why[512];
+    int fd = file_open_regular(path, why, sizeof(why));
     if (fd < 0) {
-        snprintf(err, errlen, "spool key file %s: cannot open: %s", path, strerror(errno));
+        snprintf(err, errlen, "spool key file %s", why);
         return SPOOL_ERR_KEY;
     }
-    int rc = check_file(fd, path, err, errlen);
+    int rc = file_check_private(fd, path, "spool key file", err, errlen) ? SPOOL_ERR_KEY : 0;
     /* One byte more than the longest valid file tells "too long" apart. */
     unsigned char buf[2 * SPOOL_KEY_LEN + 3];
     ssize_t n = rc ? 0 : file_read_full(fd, buf, sizeof(buf), -1);

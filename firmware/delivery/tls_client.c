@@ -25,6 +25,7 @@
 
 #include "base/clock.h"
 #include "base/hex.h"
+#include "delivery/tls_files.h"
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -225,30 +226,17 @@ static int verify_pin(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *fla
 
 static int load_credentials(struct tls_client *c, const struct tls_opts *o, char *err, size_t errlen)
 {
-    int ret = mbedtls_x509_crt_parse_file(&c->ca, o->ca_file);
-    if (ret != 0) {
-        tls_error(err, errlen, o->ca_file, ret);
+    if (tls_load_cert(&c->ca, o->ca_file, "CA certificate", err, errlen) != 0)
         return TLS_ERR_CONFIG;
-    }
     if (!o->cert_file || !o->key_file)
         return 0;
-    if ((ret = mbedtls_x509_crt_parse_file(&c->cert, o->cert_file)) != 0) {
-        tls_error(err, errlen, o->cert_file, ret);
+    if (tls_load_cert(&c->cert, o->cert_file, "certificate", err, errlen) != 0 ||
+        tls_load_key(&c->key, o->key_file, mbedtls_ctr_drbg_random, &c->drbg, err, errlen) != 0)
         return TLS_ERR_CONFIG;
-    }
 #if MBEDTLS3
-    ret = mbedtls_pk_parse_keyfile(&c->key, o->key_file, NULL, mbedtls_ctr_drbg_random, &c->drbg);
+    int ret = mbedtls_pk_check_pair(&c->cert.pk, &c->key, mbedtls_ctr_drbg_random, &c->drbg);
 #else
-    ret = mbedtls_pk_parse_keyfile(&c->key, o->key_file, NULL);
-#endif
-    if (ret != 0) {
-        tls_error(err, errlen, o->key_file, ret); /* the message names the file, never the key */
-        return TLS_ERR_CONFIG;
-    }
-#if MBEDTLS3
-    ret = mbedtls_pk_check_pair(&c->cert.pk, &c->key, mbedtls_ctr_drbg_random, &c->drbg);
-#else
-    ret = mbedtls_pk_check_pair(&c->cert.pk, &c->key);
+    int ret = mbedtls_pk_check_pair(&c->cert.pk, &c->key);
 #endif
     if (ret != 0) {
         snprintf(err, errlen, "%s does not belong to %s: provision the device again", o->key_file, o->cert_file);

@@ -2,8 +2,10 @@
  *
  * Every key has a default (config_defaults) and a documented range; see the
  * commented example board/cccd-reader.conf. Unknown sections or keys, values
- * out of range and unreadable files are errors that name the file, the line
- * and the key: the service refuses to start on them rather than guess. */
+ * out of range, unreadable files, a file that is not a regular one (a
+ * directory, a FIFO), an empty one, lines too long or holding control bytes
+ * are errors that name the file, the line and the key: the service refuses
+ * to start (or to reload) on them rather than guess. */
 #ifndef CCCD_CONFIG_H
 #define CCCD_CONFIG_H
 
@@ -60,8 +62,10 @@ void config_defaults(struct config *cfg);
  * "FILE:LINE: ..." in err, and *cfg holds defaults plus what came before. */
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 
-/* The same for text in memory (tests, the fuzzer); name stands in for the path. */
+/* The same for text in memory (tests, the fuzzer); name stands in for the
+ * path. _bytes takes len bytes, NULs included (they are errors). */
 int config_parse_string(const char *text, const char *name, struct config *cfg, char *err, size_t errlen);
+int config_parse_bytes(const char *text, size_t len, const char *name, struct config *cfg, char *err, size_t errlen);
 
 /* Points the camera and GPIO settings at the config's own strings; call it
  * after copying a struct config. */
