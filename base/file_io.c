@@ -129,7 +129,7 @@ static int read_rest(int fd, const char *path, size_t max, char **out, size_t *l
         else
             snprintf(err, errlen, "%s is larger than %zu bytes: is it the right file?", path, max);
         free(buf);
-        return -1;
+        return n < 0 ? -1 : -2;
     }
     buf[n] = '\0';
     *out = buf;

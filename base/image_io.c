@@ -17,7 +17,14 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "base/file_io.h"
+
 #define IMAGE_FILE_MAX (64u << 20)
+/* What libjpeg may hold while decoding one picture. A progressive JPEG
+ * keeps every coefficient of every component until its last scan: 128
+ * bytes per 8x8 block, so an 833-byte file declaring 8192x8192 asked for
+ * 464 MB. 64 MiB passes a 12-megapixel colour photo (about 36 MB). */
+#define JPEG_MEMORY_MAX (64u << 20)
 
 static int fail(int code, char *err, size_t errlen, const char *what)
 {
@@ -181,6 +188,29 @@ static void jpeg_on_message(j_common_ptr cinfo)
 
 /* With reuse, out's buffer is kept when the size has not changed: the
  * camera's MJPEG path decodes every frame without allocating. */
+/* The coefficient buffers a progressive JPEG needs, from its header, before
+ * libjpeg allocates them (jpeg_start_decompress). */
+static int check_jpeg_memory(const struct jpeg_decompress_struct *c, char *err, size_t errlen)
+{
+    if (!c->progressive_mode)
+        return IMAGE_OK; /* baseline: a few rows at a time */
+    uint64_t bytes = 0;
+    for (int i = 0; i < c->num_components; i++) {
+        const jpeg_component_info *ci = &c->comp_info[i];
+        uint64_t bw = ((uint64_t)c->image_width * (uint64_t)ci->h_samp_factor + 8u * c->max_h_samp_factor - 1) /
+                      (8u * c->max_h_samp_factor);
+        uint64_t bh = ((uint64_t)c->image_height * (uint64_t)ci->v_samp_factor + 8u * c->max_v_samp_factor - 1) /
+                      (8u * c->max_v_samp_factor);
+        bytes += (bw + ci->h_samp_factor) * (bh + ci->v_samp_factor) * DCTSIZE2 * sizeof(JCOEF);
+    }
+    if (bytes <= JPEG_MEMORY_MAX)
+        return IMAGE_OK;
+    if (err && errlen)
+        snprintf(err, errlen, "progressive JPEG of %ux%u would need %llu MB to decode (at most %u): refused",
+                 c->image_width, c->image_height, (unsigned long long)(bytes >> 20), JPEG_MEMORY_MAX >> 20);
+    return IMAGE_ERR_TOO_LARGE;
+}
+
 static int decode_jpeg(const uint8_t *d, size_t len, struct gray_image *out, bool reuse, char *err, size_t errlen)
 {
     struct jpeg_decompress_struct cinfo;
@@ -203,10 +233,15 @@ static int decode_jpeg(const uint8_t *d, size_t len, struct gray_image *out, boo
     jpeg_mem_src(&cinfo, d, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
     int rc = check_size((long)cinfo.image_width, (long)cinfo.image_height, err, errlen);
+    if (rc == IMAGE_OK)
+        rc = check_jpeg_memory(&cinfo, err, errlen);
     if (rc != IMAGE_OK) {
         jpeg_destroy_decompress(&cinfo);
         return rc;
     }
+    /* A backstop for what the estimate misses: beyond it libjpeg asks for
+     * a backing store, which this build has not, and fails cleanly. */
+    cinfo.mem->max_memory_to_use = JPEG_MEMORY_MAX;
     cinfo.out_color_space = JCS_GRAYSCALE;
     jpeg_start_decompress(&cinfo);
     bool same = out->pixels && out->width == (int)cinfo.output_width && out->height == (int)cinfo.output_height;
@@ -247,54 +282,15 @@ int image_decode_jpeg_reuse(const uint8_t *data, size_t len, struct gray_image *
     return decode_jpeg(data, len, img, true, err, errlen);
 }
 
-static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return IMAGE_ERR_OPEN;
-    }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    int rc = buf ? IMAGE_OK : IMAGE_ERR_NOMEM;
-    while (rc == IMAGE_OK) {
-        if (n == cap) {
-            uint8_t *bigger = cap >= IMAGE_FILE_MAX ? NULL : realloc(buf, cap * 2);
-            if (!bigger) {
-                rc = cap >= IMAGE_FILE_MAX ? IMAGE_ERR_TOO_LARGE : IMAGE_ERR_NOMEM;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (rc == IMAGE_OK && ferror(f))
-        rc = IMAGE_ERR_OPEN;
-    fclose(f);
-    if (rc != IMAGE_OK) {
-        free(buf);
-        snprintf(err, errlen, "%s: %s", path,
-                 rc == IMAGE_ERR_TOO_LARGE ? "file is larger than 64 MiB" : "cannot read the file");
-        return rc;
-    }
-    *data = buf;
-    *len = n;
-    return IMAGE_OK;
-}
-
 int image_load(const char *path, struct gray_image *out, char *err, size_t errlen)
 {
     uint8_t *data = NULL;
     size_t len = 0;
     char msg[200] = "";
     memset(out, 0, sizeof(*out));
-    int rc = read_file(path, &data, &len, err, errlen);
-    if (rc != IMAGE_OK)
-        return rc;
+    int rc = file_read_all(path, IMAGE_FILE_MAX, (char **)&data, &len, err, errlen);
+    if (rc != 0)
+        return rc == -2 ? IMAGE_ERR_TOO_LARGE : IMAGE_ERR_OPEN;
     rc = image_decode(data, len, out, msg, sizeof(msg));
     free(data);
     if (rc != IMAGE_OK && err && errlen)

@@ -22,8 +22,20 @@ void log_msg(int priority, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
+    /* Whatever outside text reached the line: a control byte is written as
+     * \xNN, so no newline can start a second line that journald would read
+     * with a priority of its own ("<0>" forged by a server's answer). */
+    char out[4 * sizeof(line)];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)line; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            o += (size_t)snprintf(out + o, sizeof(out) - o, "\\x%02x", *p);
+        else
+            out[o++] = (char)*p;
+    }
+    out[o] = '\0';
     /* One write per line, so lines from two threads never interleave. */
-    fprintf(stderr, "<%d>%s\n", priority & 7, line);
+    fprintf(stderr, "<%d>%s\n", priority & 7, out);
 }
 
 /* The escaped form of byte c: returns its length. */

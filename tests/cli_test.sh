@@ -92,4 +92,26 @@ fi
 
 "$CLI" nonsense >"$tmp/out" 2>"$tmp/err"; rc=$?
 check "unknown command is a usage error" test $rc -eq 2
+
+# ---- bad input: where the output goes, what a file is ----------------------------
+printf '%s' "$CARD" | "$CLI" parse >/dev/full 2>"$tmp/err"; rc=$?
+check "parse > /dev/full: exit 1, says the output was lost" sh -c "test $rc -eq 1 &&
+  grep -q 'output could not be written: No space left on device' $tmp/err"
+printf '%s' "$CARD" | "$CLI" parse >&- 2>"$tmp/err"; rc=$?
+check "parse with stdout closed: exit 1, says so" sh -c "test $rc -eq 1 && grep -q 'output could not be written' $tmp/err"
+if [ -d "$tmp/samples" ]; then
+  "$CLI" scan --json "$tmp"/samples/*.* >/dev/full 2>"$tmp/err"; rc=$?
+  check "scan --json > /dev/full: exit 1" sh -c "test $rc -eq 1 && grep -q 'output could not be written' $tmp/err"
+fi
+mkfifo "$tmp/fifo.png"
+timeout 10 "$CLI" scan --json "$tmp/fifo.png" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "scan a FIFO: refused at once (no hang), names it" sh -c "test $rc -eq 1 && grep -q 'FIFO' $tmp/out"
+timeout 10 "$CLI" run --config "$tmp" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "run --config naming a directory: refused, names it" sh -c "test $rc -eq 1 && grep -q 'is a directory' $tmp/err"
+mkfifo "$tmp/fifo.conf"
+timeout 10 "$CLI" run --config "$tmp/fifo.conf" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "run --config naming a FIFO: refused at once" sh -c "test $rc -eq 1 && grep -q 'FIFO' $tmp/err"
+: >"$tmp/empty.conf"
+timeout 10 "$CLI" run --config "$tmp/empty.conf" >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "run --config naming an empty file: refused" sh -c "test $rc -eq 1 && grep -q 'sets nothing' $tmp/err"
 exit 0

@@ -86,7 +86,11 @@ run_fuzzers() {
     [ -d "tests/fuzz/corpus/$name" ] && cp -n tests/fuzz/corpus/"$name"/* "$work"/ 2>/dev/null
     dict=""
     [ -f "tests/fuzz/$name.dict" ] && dict="-dict=tests/fuzz/$name.dict"
-    "$f" $dict -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+    # A target's own limits (tests/fuzz/NAME.flags), e.g. a memory budget.
+    flags=""
+    [ -f "tests/fuzz/$name.flags" ] && flags=$(cat "tests/fuzz/$name.flags")
+    # shellcheck disable=SC2086 # option lists, split on purpose
+    "$f" $dict $flags -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
       -artifact_prefix="$BUILD/fuzz/artifacts/$name-" "$work" >"$log/$name.log" 2>&1
     record "$name (${FUZZ_SECONDS}s)" $? "$log/$name.log"
   done

@@ -88,6 +88,30 @@ static void test_log_clean(void **state)
     assert_string_equal(log_clean("abc", one, sizeof(one)), "");
 }
 
+/* Every log line is one line: whatever text reaches it, no control byte
+ * passes, so no forged "<0>" line follows. */
+static void test_log_msg_one_line(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/test_base_log.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+    log_msg(LOG_WARNING, "insurance maKetQua=%s file=%s", "050\n<0>PWN: forged", "a\x1b[2Jb\r");
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    char buf[512];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    unlink(path);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_string_equal(buf, "<4>insurance maKetQua=050\\x0a<0>PWN: forged file=a\\x1b[2Jb\\x0d\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -95,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_hex_decode),
         cmocka_unit_test(test_read_full),
         cmocka_unit_test(test_log_clean),
+        cmocka_unit_test(test_log_msg_one_line),
     };
     return cmocka_run_group_tests_name("base", tests, NULL, NULL);
 }

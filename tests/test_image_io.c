@@ -8,7 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <jpeglib.h>
 
 #include "base/image_io.h"
 
@@ -206,6 +211,87 @@ static void test_save_refuses_unknown_ending(void **state)
     gray_image_free(&img);
 }
 
+/* A small progressive JPEG whose frame header (SOF2) then claims w x h:
+ * the shape of the 833-byte file that cost 464 MB to decode. */
+static unsigned char *progressive_claiming(unsigned w, unsigned h, unsigned long *len)
+{
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr jerr;
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    unsigned char *out = NULL;
+    jpeg_mem_dest(&c, &out, len);
+    c.image_width = c.image_height = 16;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&c);
+    jpeg_simple_progression(&c);
+    jpeg_start_compress(&c, TRUE);
+    unsigned char row[16] = { 0 };
+    JSAMPROW r = row;
+    while (c.next_scanline < c.image_height)
+        jpeg_write_scanlines(&c, &r, 1);
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    for (unsigned long i = 0; i + 8 < *len; i++)
+        if (out[i] == 0xff && out[i + 1] == 0xc2) { /* SOF2: length 2, precision 1, height 2, width 2 */
+            out[i + 5] = (unsigned char)(h >> 8), out[i + 6] = (unsigned char)h;
+            out[i + 7] = (unsigned char)(w >> 8), out[i + 8] = (unsigned char)w;
+            return out;
+        }
+    fail_msg("no SOF2 marker in the progressive JPEG");
+    return NULL;
+}
+
+/* Refused from its header, before libjpeg allocates: the child that
+ * decodes it stays small (its peak RSS is the whole test binary's, under
+ * the sanitizers, and far below the 464 MB the file used to cost). */
+static void test_progressive_jpeg_memory_bounded(void **state)
+{
+    (void)state;
+    unsigned long len;
+    unsigned char *jpg = progressive_claiming(8192, 8192, &len);
+    assert_true(len < 2000);
+    struct gray_image img;
+    char err[256] = "";
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(image_decode(jpg, len, &img, err, sizeof(err)) == IMAGE_ERR_TOO_LARGE ? 0 : 1);
+    int status;
+    struct rusage ru;
+    assert_int_equal(wait4(pid, &status, 0, &ru), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    if (ru.ru_maxrss > 200 * 1024)
+        fail_msg("decoding a refused progressive JPEG peaked at %ld kB", ru.ru_maxrss);
+    assert_int_equal(image_decode(jpg, len, &img, err, sizeof(err)), IMAGE_ERR_TOO_LARGE);
+    assert_non_null(strstr(err, "progressive JPEG of 8192x8192"));
+    free(jpg);
+    /* A real photo's size still decodes: a 3000x2000 progressive header (its
+     * scans are a 16x16 picture's: corrupt, but past the budget check). */
+    jpg = progressive_claiming(3000, 2000, &len);
+    assert_int_not_equal(image_decode(jpg, len, &img, err, sizeof(err)), IMAGE_ERR_TOO_LARGE);
+    gray_image_free(&img);
+    free(jpg);
+}
+
+/* A FIFO or a directory named as a picture: refused at once, never waited on. */
+static void test_load_refuses_what_is_no_file(void **state)
+{
+    (void)state;
+    char fifo[128];
+    snprintf(fifo, sizeof(fifo), "%s/fifo.png", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct gray_image img;
+    char err[256];
+    assert_int_equal(image_load(fifo, &img, err, sizeof(err)), IMAGE_ERR_OPEN);
+    assert_non_null(strstr(err, "FIFO"));
+    assert_int_equal(image_load(dir, &img, err, sizeof(err)), IMAGE_ERR_OPEN);
+    assert_non_null(strstr(err, "is a directory"));
+    unlink(fifo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +305,8 @@ int main(void)
         cmocka_unit_test(test_truncated_jpeg),
         cmocka_unit_test(test_load_errors_name_the_file),
         cmocka_unit_test(test_save_refuses_unknown_ending),
+        cmocka_unit_test(test_progressive_jpeg_memory_bounded),
+        cmocka_unit_test(test_load_refuses_what_is_no_file),
     };
     return cmocka_run_group_tests_name("image_io", tests, make_dir, remove_dir);
 }

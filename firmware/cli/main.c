@@ -1,4 +1,6 @@
 /* main.c - cccd-reader: subcommand dispatch. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,12 +29,8 @@ static void usage(FILE *out)
           out);
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return CLI_USAGE;
-    }
     const char *cmd = argv[1];
     if (strcmp(cmd, "scan") == 0)
         return cmd_scan(argc - 2, argv + 2);
@@ -59,4 +57,31 @@ int main(int argc, char **argv)
     fprintf(stderr, "cccd-reader: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return CLI_USAGE;
+}
+
+/* What a command printed must have arrived: a full disk, a closed pipe or
+ * a closed stdout (`scan --json > /dev/full`, `parse >&-`) is a failure,
+ * not a silent exit 0 with the output lost. */
+static int flush_output(int rc)
+{
+    errno = 0;
+    bool lost = fflush(stdout) != 0 || ferror(stdout);
+    int e = errno;
+    if (fclose(stdout) != 0 && !lost) {
+        lost = true;
+        e = errno;
+    }
+    if (!lost)
+        return rc;
+    fprintf(stderr, "cccd-reader: the output could not be written: %s\n", e ? strerror(e) : "write error");
+    return rc == CLI_OK ? CLI_REFUSED : rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    return flush_output(dispatch(argc, argv));
 }

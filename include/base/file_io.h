@@ -21,9 +21,9 @@ int file_replace(const char *path, const void *data, size_t len, mode_t mode, ch
 int file_open_regular(const char *path, char *err, size_t errlen);
 
 /* The whole of a regular file (file_open_regular), at most max bytes, with
- * a NUL after them: *out is malloc'd (free it). Returns 0, or -1 with err
- * naming the path and the reason (errno's text, "is a directory", "is
- * larger than MAX bytes"). */
+ * a NUL after them: *out is malloc'd (free it). Returns 0, -2 when the file
+ * is larger than max, or -1; err names the path and the reason (errno's
+ * text, "is a directory", "is larger than MAX bytes"). */
 int file_read_all(const char *path, size_t max, char **out, size_t *len, char *err, size_t errlen);
 
 /* For files holding secrets (private keys): refuses one that group or

@@ -14,6 +14,9 @@
  * start and on reload; the only process-wide setting besides the config. */
 void log_set_level(int level);
 
+/* One line, whatever the arguments hold: a control byte in them (a newline
+ * in a server's answer, ESC in a file name) is written as \xNN, so nothing
+ * can start a second line with a forged "<0>" priority. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
