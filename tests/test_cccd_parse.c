@@ -276,6 +276,28 @@ static void test_ok_surrounding_whitespace(void **state)
     assert_base_record(&r, CCCD_CARD_2021);
 }
 
+/* Tabs around any field are trimmed like spaces (issue 13: a tab around an
+ * inner field used to be refused as bad-encoding). */
+static void test_ok_tabs_around_fields(void **state)
+{
+    (void)state;
+    struct cccd_record r;
+    parse_ok("001090012345\t|\t123456789\t|\tNguyễn Văn An\t|05011990\t|\tNam|\t Số 1, Phường X, Hà Nội \t|"
+             "\t15062021",
+             &r);
+    assert_base_record(&r, CCCD_CARD_2021);
+    parse_ok(CARD(F_NAME, "\tNguyễn Văn An"), &r);
+    assert_base_record(&r, CCCD_CARD_2021);
+    parse_ok(CARD(F_ID, "001090012345\t"), &r);
+    assert_base_record(&r, CCCD_CARD_2021);
+    parse_ok(CARD(F_OLD, "\t"), &r);
+    assert_string_equal(r.old_id_number, "");
+    /* The four reserved fields of a 2024 card may hold only tabs and spaces. */
+    parse_ok("001090012345|123456789|Nguyễn Văn An|05011990|Nam|Số 1, Phường X, Hà Nội|15072024| |\t| \t |\t", &r);
+    assert_int_equal(r.card_type, CCCD_CARD_2024);
+    assert_string_equal(r.full_name, "Nguyễn Văn An");
+}
+
 /* NFD input (as some scanner apps deliver it) comes out NFC. */
 static void test_ok_nfd_normalised(void **state)
 {
@@ -614,13 +636,14 @@ static void test_control_chars(void **state)
     buf[strlen(BASE_PAYLOAD)] = '\0';
     expect_reject_len(buf, strlen(BASE_PAYLOAD) + 1, CCCD_ERR_UTF8);
 
-    expect_reject(CARD(F_NAME, "Nguyễn\tVăn An"), CCCD_ERR_UTF8);       /* TAB inside a field */
-    /* The control check runs on the payload after the whole-payload trim
-     * only, so a TAB next to a '|' is an error too (rule 4 read literally;
-     * only spaces and tabs around the whole payload are forgiven). */
-    expect_reject(CARD(F_ID, "001090012345\t"), CCCD_ERR_UTF8);
-    expect_reject(CARD(F_ADDR, "  \t "), CCCD_ERR_UTF8);
-    expect_reject(BASE_PAYLOAD "| |\t|  |", CCCD_ERR_UTF8);
+    /* A TAB inside a field is a control character; around a field it is
+     * trimmed like a space (test_ok_tabs_around_fields). */
+    expect_reject(CARD(F_NAME, "Nguyễn\tVăn An"), CCCD_ERR_UTF8);
+    expect_reject(CARD(F_NAME, " \tNguyễn\tVăn An\t "), CCCD_ERR_UTF8);
+    expect_reject(CARD(F_ADDR, "Số 1,\tHà Nội"), CCCD_ERR_UTF8);
+    expect_reject(CARD(F_ISSUE, "1506\t2021"), CCCD_ERR_UTF8);
+    /* Only an empty field after trimming: the field's own rule decides. */
+    expect_reject(CARD(F_ADDR, "  \t "), CCCD_ERR_ADDRESS);
     expect_reject(CARD(F_ADDR, "Số 1\nHà Nội"), CCCD_ERR_UTF8);         /* LF inside */
     expect_reject(CARD(F_ADDR, "Số 1\r\nHà Nội"), CCCD_ERR_UTF8);
     expect_reject(CARD(F_ADDR, "Số 1\x7f, Hà Nội"), CCCD_ERR_UTF8);     /* DEL */
@@ -994,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_ok_bom),
         cmocka_unit_test(test_ok_trailing_newlines),
         cmocka_unit_test(test_ok_surrounding_whitespace),
+        cmocka_unit_test(test_ok_tabs_around_fields),
         cmocka_unit_test(test_ok_nfd_normalised),
         cmocka_unit_test(test_ok_female_and_2000s),
         cmocka_unit_test(test_ok_country_code),

@@ -98,6 +98,24 @@ static int split_fields(struct span s, struct span f[FIELDS_MAX])
     return n;
 }
 
+/* Control characters are refused inside a field, but the spaces and tabs
+ * that scanners put around fields are trimmed, not refused. So the check
+ * runs on every '|'-separated piece of the payload (all of them, even past
+ * FIELDS_MAX, so that no byte escapes it) after trimming that piece. */
+static bool control_inside_fields(struct span s)
+{
+    size_t start = 0;
+    for (size_t i = 0; i <= s.len; i++) {
+        if (i < s.len && s.p[i] != '|')
+            continue;
+        struct span piece = trim((struct span){ s.p + start, i - start });
+        if (utf8_has_control(piece.p, piece.len))
+            return true;
+        start = i + 1;
+    }
+    return false;
+}
+
 static bool card_shaped(const struct span *f, int n)
 {
     struct span id = trim(f[F_ID]);
@@ -270,7 +288,7 @@ static enum cccd_status parse_record(const uint8_t *payload, size_t len, const s
         return CCCD_NOT_CARD;
     if (len > CCCD_PAYLOAD_MAX)
         return CCCD_ERR_TOO_LONG;
-    if (!utf8_valid(s.p, s.len) || utf8_has_control(s.p, s.len))
+    if (!utf8_valid(s.p, s.len) || control_inside_fields(s))
         return CCCD_ERR_UTF8;
     if (n != FIELDS_2021 && n != FIELDS_2024)
         return CCCD_ERR_FIELD_COUNT;

@@ -7,7 +7,7 @@
  *
  * cccd_parse() accepts the 7-field 2021 card and the 11-field 2024 card (the
  * last four fields empty), tolerates what handheld scanners add (a leading BOM,
- * trailing CR/LF, spaces around fields) and checks everything a QR-only
+ * trailing CR/LF, spaces or tabs around fields) and checks everything a QR-only
  * terminal can check: the ID number's structure against the birth date and
  * sex, real calendar dates in a sane order, bounded field lengths, valid UTF-8.
  * See docs/payload-rules.md for each rule and where it comes from.
