@@ -655,6 +655,80 @@ static void test_control_chars(void **state)
     expect_reject(CARD(F_SEX, "Nam\r\n"), CCCD_ERR_UTF8);
 }
 
+/* Writes cp as UTF-8 (1-4 bytes) plus a NUL; returns out. */
+static const char *utf8_of(int32_t cp, char out[5])
+{
+    unsigned u = (unsigned)cp;
+    if (u < 0x80) {
+        out[0] = (char)u;
+        out[1] = '\0';
+    } else if (u < 0x800) {
+        out[0] = (char)(0xC0 | u >> 6);
+        out[1] = (char)(0x80 | (u & 0x3F));
+        out[2] = '\0';
+    } else if (u < 0x10000) {
+        out[0] = (char)(0xE0 | u >> 12);
+        out[1] = (char)(0x80 | (u >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (u & 0x3F));
+        out[3] = '\0';
+    } else {
+        out[0] = (char)(0xF0 | u >> 18);
+        out[1] = (char)(0x80 | (u >> 12 & 0x3F));
+        out[2] = (char)(0x80 | (u >> 6 & 0x3F));
+        out[3] = (char)(0x80 | (u & 0x3F));
+        out[4] = '\0';
+    }
+    return out;
+}
+
+/* Issue 13, case 1: bidi controls, zero-width characters, an inner BOM,
+ * line/paragraph separators, noncharacters and private-use characters are
+ * refused wherever they are (they were accepted in the address, and refused
+ * in the name only as name-invalid). */
+static void test_hidden_chars(void **state)
+{
+    (void)state;
+    static const int32_t hidden[] = {
+        0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069,
+        0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF, 0x2028, 0x2029, 0xFDD0, 0xFDEF, 0xFFFE, 0xFFFF, 0x1FFFE,
+        0x10FFFF, 0xE000, 0xF8FF, 0xF0000, 0xFFFFD, 0x100000, 0x10FFFD, 0x00AD, 0xFE0F, 0x034F, 0xE0041,
+    };
+    char cp[5], name[64], addr[96];
+    for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++) {
+        utf8_of(hidden[i], cp);
+        snprintf(name, sizeof name, "Nguy%sễn Văn An", cp);
+        expect_reject(CARD(F_NAME, name), CCCD_ERR_HIDDEN_CHARS);
+        snprintf(name, sizeof name, "Nguyễn Văn An%s", cp); /* at the end: not trimmed */
+        expect_reject(CARD(F_NAME, name), CCCD_ERR_HIDDEN_CHARS);
+        snprintf(addr, sizeof addr, "Số 1, Phường X,%s Hà Nội", cp);
+        expect_reject(CARD(F_ADDR, addr), CCCD_ERR_HIDDEN_CHARS);
+        snprintf(addr, sizeof addr, "%s15062021", cp); /* anywhere, not only in text fields */
+        expect_reject(CARD(F_ISSUE, addr), CCCD_ERR_HIDDEN_CHARS);
+        snprintf(addr, sizeof addr, "%s", cp);
+        expect_reject(CARD(F_OLD, addr), CCCD_ERR_HIDDEN_CHARS);
+    }
+    /* The spoof the issue describes: RLO makes "nA" read as "An". */
+    expect_reject(CARD(F_NAME, "Nguyễn Văn \xe2\x80\xaenA"), CCCD_ERR_HIDDEN_CHARS);
+    /* A BOM is forgiven only in front of the payload, once. */
+    expect_reject(BASE_PAYLOAD "\xef\xbb\xbf", CCCD_ERR_HIDDEN_CHARS);
+    expect_reject("001090012345|\xef\xbb\xbf" "123456789|Nguyễn Văn An|05011990|Nam|Hà Nội|15062021",
+                  CCCD_ERR_HIDDEN_CHARS);
+    /* In the reserved fields of a 2024 card: hidden, not "extra data". */
+    expect_reject(BASE_PAYLOAD "||\xe2\x80\x8b||", CCCD_ERR_HIDDEN_CHARS);
+    /* In the ID number the payload is not card-shaped at all. */
+    expect_reject("\xe2\x80\x8b" BASE_PAYLOAD, CCCD_NOT_CARD);
+    expect_reject("\xef\xbb\xbf\xef\xbb\xbf" BASE_PAYLOAD, CCCD_NOT_CARD);
+    /* Order: bad-encoding first, then hidden characters, then the field count. */
+    expect_reject(CARD(F_NAME, "Nguy\xe2\x80\xaen\x01"), CCCD_ERR_UTF8);
+    expect_reject(BASE_PAYLOAD "|\xe2\x80\xae", CCCD_ERR_HIDDEN_CHARS);
+    /* Vietnamese text, NFC or NFD, and visible symbols stay accepted. */
+    struct cccd_record r;
+    parse_ok(CARD(F_NAME, "Nguye\xcc\x82\xcc\x83n Va\xcc\x86n An"), &r);
+    assert_string_equal(r.full_name, "Nguyễn Văn An");
+    parse_ok(CARD(F_ADDR, "Số 1/2 – “Ngõ” Đông, Hà Nội"), &r);
+    assert_string_equal(r.address, "Số 1/2 – “Ngõ” Đông, Hà Nội");
+}
+
 static void test_field_count(void **state)
 {
     (void)state;
@@ -1034,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_too_long),
         cmocka_unit_test(test_bad_utf8),
         cmocka_unit_test(test_control_chars),
+        cmocka_unit_test(test_hidden_chars),
         cmocka_unit_test(test_field_count),
         cmocka_unit_test(test_extra_fields),
         cmocka_unit_test(test_id_format),

@@ -1,4 +1,4 @@
-/* test_text_utf8.c - UTF-8 validation, control detection, NFC and length. */
+/* test_text_utf8.c - UTF-8 validation, control and hidden-character detection, NFC and length. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -131,6 +131,82 @@ static void test_has_control(void **state)
     assert_false(utf8_has_control(U8("ab\n"), 2));
 }
 
+/* Every code point issue 13 names, by range; each range's ends and middle are tried. */
+static const struct {
+    int32_t lo, hi;
+    const char *what;
+} HIDDEN[] = {
+    {0x061C, 0x061C, "ARABIC LETTER MARK"},
+    {0x200E, 0x200F, "LRM, RLM"},
+    {0x202A, 0x202E, "LRE .. RLO"},
+    {0x2066, 0x2069, "LRI .. PDI"},
+    {0x200B, 0x200D, "ZWSP, ZWNJ, ZWJ"},
+    {0x2060, 0x2060, "WORD JOINER"},
+    {0xFEFF, 0xFEFF, "BOM / ZWNBSP"},
+    {0x2028, 0x2029, "LINE / PARAGRAPH SEPARATOR"},
+    {0xFDD0, 0xFDEF, "noncharacters"},
+    {0xFFFE, 0xFFFF, "noncharacters of the BMP"},
+    {0x1FFFE, 0x1FFFF, "noncharacters of plane 1"},
+    {0x10FFFE, 0x10FFFF, "noncharacters of plane 16"},
+    {0xE000, 0xF8FF, "private use"},
+    {0xF0000, 0xFFFFD, "plane 15 private use"},
+    {0x100000, 0x10FFFD, "plane 16 private use"},
+    /* Also invisible, beyond the issue's list. */
+    {0x00AD, 0x00AD, "SOFT HYPHEN"},
+    {0x034F, 0x034F, "COMBINING GRAPHEME JOINER"},
+    {0xFE00, 0xFE0F, "variation selectors"},
+    {0x3164, 0x3164, "HANGUL FILLER"},
+    {0xE0001, 0xE0001, "LANGUAGE TAG"},
+    {0xE0020, 0xE007F, "tags"},
+    {0xE0100, 0xE01EF, "variation selectors supplement"},
+    {0x2065, 0x2065, "unassigned default-ignorable"},
+};
+
+static void test_is_hidden(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof HIDDEN / sizeof HIDDEN[0]; i++) {
+        int32_t probe[3] = {HIDDEN[i].lo, HIDDEN[i].lo + (HIDDEN[i].hi - HIDDEN[i].lo) / 2, HIDDEN[i].hi};
+        for (int k = 0; k < 3; k++) {
+            if (!utf8_is_hidden(probe[k])) {
+                print_error("U+%04X (%s) is not hidden\n", (unsigned)probe[k], HIDDEN[i].what);
+                fail();
+            }
+        }
+    }
+    /* What Vietnamese text and the payload use is never hidden. */
+    static const int32_t visible[] = {
+        'A', 'z', ' ', '|', ',', '.', '\'', '-', '0',
+        0x00C0, 0x0110, 0x0111, 0x0103, 0x01A1, 0x01B0, 0x1EA0, 0x1EF9, /* À Đ đ ă ơ ư Ạ ỹ */
+        0x0300, 0x0301, 0x0303, 0x0309, 0x0323, 0x0302, 0x0306, 0x031B, /* the marks of NFD Vietnamese */
+        0x00A0, 0x4E00, 0x0E01, 0x1F600, 0xFDCF, 0xFDF0, 0xFFFD, 0xD7A3, 0xF900, 0xEFFFD, 0x10000,
+    };
+    for (size_t i = 0; i < sizeof visible / sizeof visible[0]; i++) {
+        if (utf8_is_hidden(visible[i])) {
+            print_error("U+%04X is hidden\n", (unsigned)visible[i]);
+            fail();
+        }
+    }
+}
+
+static void test_has_hidden(void **state)
+{
+    (void)state;
+    assert_false(utf8_has_hidden(LIT("")));
+    assert_false(utf8_has_hidden(LIT("Nguyễn Văn An|Số 1, Phường X, Hà Nội")));
+    assert_false(utf8_has_hidden(LIT("Nguye\xcc\x82\xcc\x83n Thi\xcc\xa3"))); /* NFD */
+    assert_true(utf8_has_hidden(LIT("Nguy\xe2\x80\xaen\xe1\xbb\x85")));    /* U+202E */
+    assert_true(utf8_has_hidden(LIT("An\xe2\x80\x8b")));                    /* U+200B at the end */
+    assert_true(utf8_has_hidden(LIT("\xef\xbb\xbf" "An")));                   /* U+FEFF at the start */
+    assert_true(utf8_has_hidden(LIT("H\xc3\xa0 N\xe1\xbb\x99i\xe2\x80\xa8x"))); /* U+2028 */
+    assert_true(utf8_has_hidden(LIT("A\xee\x80\x80")));                     /* U+E000 */
+    assert_true(utf8_has_hidden(LIT("A\xf4\x8f\xbf\xbf")));                 /* U+10FFFF */
+    assert_true(utf8_has_hidden(LIT("A\xef\xb7\x90")));                     /* U+FDD0 */
+    assert_true(utf8_has_hidden(LIT("A\xff")));                             /* invalid: worst case */
+    /* Only looks at len bytes. */
+    assert_false(utf8_has_hidden(U8("An\xe2\x80\x8b"), 2));
+}
+
 /* Runs utf8_nfc into a canary-filled buffer and checks nothing was written
  * past outsize. */
 static long nfc_checked(const char *in, size_t len, char *out, size_t outsize, size_t bufsize)
@@ -246,6 +322,8 @@ int main(void)
         cmocka_unit_test(test_valid_rejects_ill_formed),
         cmocka_unit_test(test_valid_respects_len),
         cmocka_unit_test(test_has_control),
+        cmocka_unit_test(test_is_hidden),
+        cmocka_unit_test(test_has_hidden),
         cmocka_unit_test(test_nfc_composes),
         cmocka_unit_test(test_nfc_keeps_nfc_text),
         cmocka_unit_test(test_nfc_buffer_too_small),

@@ -290,6 +290,10 @@ static enum cccd_status parse_record(const uint8_t *payload, size_t len, const s
         return CCCD_ERR_TOO_LONG;
     if (!utf8_valid(s.p, s.len) || control_inside_fields(s))
         return CCCD_ERR_UTF8;
+    /* A printed card has none: they only serve to make text look different
+     * from its bytes (a U+202E turns "An" into what reads as "nA"). */
+    if (utf8_has_hidden(s.p, s.len))
+        return CCCD_ERR_HIDDEN_CHARS;
     if (n != FIELDS_2021 && n != FIELDS_2024)
         return CCCD_ERR_FIELD_COUNT;
     for (int i = 0; i < n; i++)

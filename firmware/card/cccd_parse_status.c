@@ -52,6 +52,9 @@ static const struct status_text texts[CCCD_STATUS_COUNT] = {
                                       "Ngày cấp trước ngày sinh. Hãy kiểm tra thẻ thủ công." },
     [CCCD_ERR_ISSUE_FUTURE] = { "issue-date-future", "The issue date is in the future. Check the terminal's clock and the card.",
                                 "Ngày cấp ở tương lai. Hãy kiểm tra đồng hồ của máy và thẻ." },
+    [CCCD_ERR_HIDDEN_CHARS] = { "hidden-characters",
+                                "The card's text holds hidden characters (text-direction or invisible marks) that a real card never has: the name may differ from what it shows. Check the card by hand.",
+                                "Dữ liệu thẻ chứa ký tự ẩn (ký tự đổi chiều chữ hoặc ký tự vô hình) mà thẻ thật không có: họ tên có thể khác với những gì hiển thị. Hãy kiểm tra thẻ thủ công." },
 };
 
 static const struct status_text unknown = { "unknown", "Unknown result. Check the card by hand.",

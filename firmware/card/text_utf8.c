@@ -35,6 +35,61 @@ bool utf8_has_control(const uint8_t *s, size_t len)
     return false;
 }
 
+/* Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt):
+ * drawn as nothing, so two names that look alike can differ in them. Kept
+ * here rather than taken from utf8proc's "ignorable" flag, which leaves out
+ * the unassigned ones (U+2065, U+FFF0-FFF8, most of U+E0000-E0FFF). */
+static const struct {
+    int32_t lo, hi;
+} default_ignorable[] = {
+    { 0x00AD, 0x00AD },   { 0x034F, 0x034F },   { 0x061C, 0x061C },   { 0x115F, 0x1160 },
+    { 0x17B4, 0x17B5 },   { 0x180B, 0x180F },   { 0x200B, 0x200F },   { 0x202A, 0x202E },
+    { 0x2060, 0x206F },   { 0x3164, 0x3164 },   { 0xFE00, 0xFE0F },   { 0xFEFF, 0xFEFF },
+    { 0xFFA0, 0xFFA0 },   { 0xFFF0, 0xFFF8 },   { 0x1BCA0, 0x1BCA3 }, { 0x1D173, 0x1D17A },
+    { 0xE0000, 0xE0FFF },
+};
+
+static bool is_default_ignorable(int32_t cp)
+{
+    for (size_t i = 0; i < sizeof(default_ignorable) / sizeof(default_ignorable[0]); i++)
+        if (cp >= default_ignorable[i].lo && cp <= default_ignorable[i].hi)
+            return true;
+    return false;
+}
+
+static bool is_noncharacter(int32_t cp)
+{
+    return (cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE;
+}
+
+bool utf8_is_hidden(int32_t cp)
+{
+    if (is_default_ignorable(cp) || is_noncharacter(cp))
+        return true;
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_CF: /* format: bidi controls, joiners, Arabic number signs, ... */
+    case UTF8PROC_CATEGORY_CO: /* private use: the glyph depends on the font */
+    case UTF8PROC_CATEGORY_ZL: /* U+2028 */
+    case UTF8PROC_CATEGORY_ZP: /* U+2029 */
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool utf8_has_hidden(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (n <= 0 || utf8_is_hidden(cp))
+            return true;
+        i += (size_t)n;
+    }
+    return false;
+}
+
 long utf8_nfc(const uint8_t *s, size_t len, char *out, size_t outsize)
 {
     if (!utf8_valid(s, len) || outsize == 0)

@@ -57,8 +57,9 @@ enum cccd_status {
     CCCD_ERR_ISSUE_DATE = 17,     /* issue date not ddMMyyyy or not a real date */
     CCCD_ERR_ISSUE_BEFORE_BIRTH = 18,
     CCCD_ERR_ISSUE_FUTURE = 19,   /* issue date after today */
+    CCCD_ERR_HIDDEN_CHARS = 20,   /* bidi controls, zero-width, private-use, ... (utf8_is_hidden) */
 };
-#define CCCD_STATUS_COUNT 20
+#define CCCD_STATUS_COUNT 21
 
 enum cccd_card_type { CCCD_CARD_2021 = 0, CCCD_CARD_2024 = 1 };
 enum cccd_sex { CCCD_MALE = 0, CCCD_FEMALE = 1 };

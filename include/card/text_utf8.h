@@ -19,6 +19,19 @@ bool utf8_valid(const uint8_t *s, size_t len);
 /* True when the valid UTF-8 text holds a control character (C0, DEL, C1). */
 bool utf8_has_control(const uint8_t *s, size_t len);
 
+/* True for a code point that a card printed by the state never holds and
+ * that can make text look different from its bytes: format characters (the
+ * bidi controls U+061C, U+200E/F, U+202A-202E, U+2066-2069, the zero-width
+ * U+200B-200D, U+2060, U+FEFF, the soft hyphen, ...), the other default-
+ * ignorable code points (variation selectors, Hangul fillers, the combining
+ * grapheme joiner, tags), U+2028/U+2029, private-use characters (U+E000-F8FF,
+ * planes 15 and 16) and noncharacters (U+FDD0-FDEF, U+xxFFFE/U+xxFFFF). */
+bool utf8_is_hidden(int32_t cp);
+
+/* True when the valid UTF-8 text holds a code point utf8_is_hidden() refuses
+ * (invalid UTF-8 counts as true, the worst case). */
+bool utf8_has_hidden(const uint8_t *s, size_t len);
+
 /* Writes the NFC form of valid UTF-8 s[0..len) to out as a NUL-terminated
  * string. Returns its length in bytes, or -1 when s is not valid UTF-8 or
  * the result (with its NUL) does not fit in outsize. */

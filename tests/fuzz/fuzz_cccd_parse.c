@@ -6,6 +6,7 @@
  *   - on CCCD_OK every string is NUL-terminated inside its array, clean NFC
  *     UTF-8, trimmed and within bounds; the dates are real and in order; the
  *     ID number agrees with the birth date, the sex and the province code;
+ *     the name and address hold none of the hidden code points of issue 13;
  *   - on any other status the record is all zero bytes;
  *   - a leading BOM or a trailing "\r\n" does not change the verdict.
  * A violation calls abort() after printing which invariant failed.
@@ -80,6 +81,41 @@ static int date_cmp(const struct cccd_date *a, const struct cccd_date *b)
     return 0;
 }
 
+/* Decodes one code point of valid UTF-8 at s; returns its length. */
+static size_t decode_utf8(const unsigned char *s, int32_t *cp)
+{
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    }
+    size_t n = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
+    int32_t v = s[0] & (0x7F >> n);
+    for (size_t i = 1; i < n; i++)
+        v = v << 6 | (s[i] & 0x3F);
+    *cp = v;
+    return n;
+}
+
+/* The code points issue 13 names, written out here independently of
+ * utf8_is_hidden(): none may reach an accepted record. */
+static bool refused_code_point(int32_t cp)
+{
+    return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+           (cp >= 0x2066 && cp <= 0x2069) || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 ||
+           cp == 0xFEFF || cp == 0x2028 || cp == 0x2029 || (cp >= 0xFDD0 && cp <= 0xFDEF) ||
+           (cp & 0xFFFE) == 0xFFFE || (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000;
+}
+
+static void check_no_refused(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int32_t cp;
+        p += decode_utf8(p, &cp);
+        CHECK(!refused_code_point(cp));
+    }
+}
+
 /* A text field: terminated inside its array, min..max bytes, valid UTF-8
  * without control characters, already NFC, no surrounding spaces. */
 static void check_text(const char *s, size_t cap, size_t min)
@@ -95,6 +131,7 @@ static void check_text(const char *s, size_t cap, size_t min)
         char nfc[CCCD_ADDRESS_MAX + 1];
         long n = utf8_nfc((const uint8_t *)s, len, nfc, sizeof nfc);
         CHECK(n == (long)len && memcmp(nfc, s, len) == 0);
+        check_no_refused(s);
     }
 }
 
