@@ -800,6 +800,67 @@ static void test_name(void **state)
     expect_reject(CARD(F_NAME, name), CCCD_ERR_NAME);
 }
 
+/* Appends n combining marks, cycling through U+0300..U+033F, to out (not
+ * U+0340..U+0344, which NFC replaces, U+0344 by two marks). */
+static void append_marks(char *out, size_t size, int n)
+{
+    size_t o = strlen(out);
+    for (int i = 0; i < n; i++) {
+        unsigned cp = 0x300u + (unsigned)i % 0x40u;
+        assert_true(o + 3 < size);
+        out[o++] = (char)(0xC0 | cp >> 6);
+        out[o++] = (char)(0x80 | (cp & 0x3F));
+    }
+    out[o] = '\0';
+}
+
+/* Issue 13, case 2: a name of one letter and 79 combining marks ("zalgo")
+ * fits in 160 bytes and was accepted. At most CCCD_MARKS_MAX marks in a row,
+ * counted after NFC, in the name and the address. */
+static void test_stacked_marks(void **state)
+{
+    (void)state;
+    char text[400];
+    strcpy(text, "Z");
+    append_marks(text, sizeof text, 79);
+    assert_true(strlen(text) <= CCCD_NAME_MAX);
+    expect_reject(CARD(F_NAME, text), CCCD_ERR_STACKED_MARKS);
+    strcpy(text, "Nguyễn Văn Z");
+    append_marks(text, sizeof text, 20);
+    expect_reject(CARD(F_NAME, text), CCCD_ERR_STACKED_MARKS);
+    strcpy(text, "Số 1, Phường X, Hà Nội");
+    append_marks(text, sizeof text, 30);
+    expect_reject(CARD(F_ADDR, text), CCCD_ERR_STACKED_MARKS);
+
+    /* The bound, after NFC: i + dot below + tilde + grave + acute is U+1ECB
+     * and three marks (nothing composes further): accepted; a fourth is refused. */
+    struct cccd_record r;
+    parse_ok(CARD(F_NAME, "Nguyễn Thị Mi\xcc\xa3\xcc\x83\xcc\x80\xcc\x81"), &r);
+    assert_string_equal(r.full_name, "Nguyễn Thị M\xe1\xbb\x8b\xcc\x83\xcc\x80\xcc\x81");
+    expect_reject(CARD(F_NAME, "Nguyễn Thị Mi\xcc\xa3\xcc\x83\xcc\x80\xcc\x81\xcc\x89"),
+                  CCCD_ERR_STACKED_MARKS);
+    /* U+0334..U+0337 (overlays) compose with nothing. */
+    parse_ok(CARD(F_ADDR, "Hà Nội\xcc\xb4\xcc\xb5\xcc\xb6"), &r);
+    assert_string_equal(r.address, "Hà Nội\xcc\xb4\xcc\xb5\xcc\xb6");
+    expect_reject(CARD(F_ADDR, "Hà Nội\xcc\xb4\xcc\xb5\xcc\xb6\xcc\xb7"), CCCD_ERR_STACKED_MARKS);
+    /* Counted after NFC: five raw marks of which two compose leave three. */
+    parse_ok(CARD(F_NAME, "Nguye\xcc\x82\xcc\x83\xcc\x80\xcc\x81\xcc\x89n"), &r);
+    /* Marks at the start of a field, with no letter: still a run. */
+    expect_reject(CARD(F_ADDR, "\xcc\x80\xcc\x81\xcc\x83\xcc\x89Hà Nội"), CCCD_ERR_STACKED_MARKS);
+    /* Fully decomposed Vietnamese (two marks per letter) stays accepted. */
+    parse_ok(CARD(F_NAME, "Nguye\xcc\x82\xcc\x83n Thi\xcc\xa3 Ngo\xcc\x9b\xcc\xa3" "c Tru\xcc\x9b\xcc\x80ng"), &r);
+    assert_string_equal(r.full_name, "Nguyễn Thị Ngợc Trừng");
+    /* Order: the name's character rule first, the marks next, then the next field. */
+    strcpy(text, "Z2");
+    append_marks(text, sizeof text, 10);
+    expect_reject(CARD(F_NAME, text), CCCD_ERR_NAME);
+    strcpy(text, "Z");
+    append_marks(text, sizeof text, 10);
+    expect_reject(CARD(F_NAME, text, F_BIRTH, "32011990"), CCCD_ERR_STACKED_MARKS);
+    expect_reject(CARD(F_NAME, "Nguyễn 2", F_ADDR, text), CCCD_ERR_NAME);
+    expect_reject(CARD(F_ADDR, text, F_ISSUE, "32012021"), CCCD_ERR_STACKED_MARKS);
+}
+
 static void test_birth_date(void **state)
 {
     (void)state;
@@ -1114,6 +1175,7 @@ int main(void)
         cmocka_unit_test(test_id_format),
         cmocka_unit_test(test_old_id),
         cmocka_unit_test(test_name),
+        cmocka_unit_test(test_stacked_marks),
         cmocka_unit_test(test_birth_date),
         cmocka_unit_test(test_sex),
         cmocka_unit_test(test_address),

@@ -1,4 +1,5 @@
-/* test_text_utf8.c - UTF-8 validation, control and hidden-character detection, NFC and length. */
+/* test_text_utf8.c - UTF-8 validation, control and hidden-character detection,
+ * stacked marks, NFC and length. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -207,6 +208,21 @@ static void test_has_hidden(void **state)
     assert_false(utf8_has_hidden(U8("An\xe2\x80\x8b"), 2));
 }
 
+static void test_max_mark_run(void **state)
+{
+    (void)state;
+    assert_int_equal(utf8_max_mark_run(LIT("")), 0);
+    assert_int_equal(utf8_max_mark_run(LIT("Nguyễn Văn An")), 0);
+    assert_int_equal(utf8_max_mark_run(LIT("Nu\xcc\x9b\xcc\x83")), 2);              /* NFD ữ */
+    assert_int_equal(utf8_max_mark_run(LIT("\xcc\x81")), 1);                         /* a mark alone */
+    assert_int_equal(utf8_max_mark_run(LIT("a\xcc\x81" "b\xcc\x81\xcc\x80 c")), 2);  /* runs are separate */
+    assert_int_equal(utf8_max_mark_run(LIT("a\xcc\x81\xcc\x80\xcc\x83\xcc\x89")), 4);
+    assert_int_equal(utf8_max_mark_run(LIT("a\xe2\x83\x9d\xe0\xa4\x83")), 2);      /* Me U+20DD, Mc U+0903 */
+    assert_int_equal(utf8_max_mark_run(LIT("a\xff")), SIZE_MAX);                     /* invalid: worst case */
+    /* Only looks at len bytes. */
+    assert_int_equal(utf8_max_mark_run(U8("a\xcc\x81\xcc\x80"), 3), 1);
+}
+
 /* Runs utf8_nfc into a canary-filled buffer and checks nothing was written
  * past outsize. */
 static long nfc_checked(const char *in, size_t len, char *out, size_t outsize, size_t bufsize)
@@ -324,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_has_control),
         cmocka_unit_test(test_is_hidden),
         cmocka_unit_test(test_has_hidden),
+        cmocka_unit_test(test_max_mark_run),
         cmocka_unit_test(test_nfc_composes),
         cmocka_unit_test(test_nfc_keeps_nfc_text),
         cmocka_unit_test(test_nfc_buffer_too_small),

@@ -192,6 +192,13 @@ static bool name_chars_ok(const char *name)
     return letter;
 }
 
+/* More marks on one letter than Vietnamese ever needs: "zalgo" text, which
+ * spills over neighbouring lines on a screen and hides what is written. */
+static bool marks_stacked(const char *text)
+{
+    return utf8_max_mark_run((const uint8_t *)text, strlen(text)) > CCCD_MARKS_MAX;
+}
+
 static bool old_id_ok(struct span s)
 {
     if (s.len == 0)
@@ -232,6 +239,8 @@ static enum cccd_status check_fields(const struct span *f, struct cccd_record *r
     memcpy(r->old_id_number, f[F_OLD_ID].p, f[F_OLD_ID].len);
     if (!copy_nfc(f[F_NAME], r->full_name, sizeof(r->full_name)) || !name_chars_ok(r->full_name))
         return CCCD_ERR_NAME;
+    if (marks_stacked(r->full_name))
+        return CCCD_ERR_STACKED_MARKS;
     if (!parse_date(f[F_BIRTH], &r->date_of_birth))
         return CCCD_ERR_BIRTH_DATE;
     enum cccd_status st = parse_sex(f[F_SEX], &r->sex);
@@ -239,6 +248,8 @@ static enum cccd_status check_fields(const struct span *f, struct cccd_record *r
         return st;
     if (!copy_nfc(f[F_ADDRESS], r->address, sizeof(r->address)))
         return CCCD_ERR_ADDRESS;
+    if (marks_stacked(r->address))
+        return CCCD_ERR_STACKED_MARKS;
     if (!parse_date(f[F_ISSUE], &r->issue_date))
         return CCCD_ERR_ISSUE_DATE;
     return CCCD_OK;

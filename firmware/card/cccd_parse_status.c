@@ -55,6 +55,9 @@ static const struct status_text texts[CCCD_STATUS_COUNT] = {
     [CCCD_ERR_HIDDEN_CHARS] = { "hidden-characters",
                                 "The card's text holds hidden characters (text-direction or invisible marks) that a real card never has: the name may differ from what it shows. Check the card by hand.",
                                 "Dữ liệu thẻ chứa ký tự ẩn (ký tự đổi chiều chữ hoặc ký tự vô hình) mà thẻ thật không có: họ tên có thể khác với những gì hiển thị. Hãy kiểm tra thẻ thủ công." },
+    [CCCD_ERR_STACKED_MARKS] = { "stacked-marks",
+                                 "A letter in the name or address carries more accent marks than any Vietnamese letter. Check the card by hand.",
+                                 "Một chữ trong họ tên hoặc địa chỉ mang nhiều dấu hơn bất kỳ chữ tiếng Việt nào. Hãy kiểm tra thẻ thủ công." },
 };
 
 static const struct status_text unknown = { "unknown", "Unknown result. Check the card by hand.",

@@ -90,6 +90,23 @@ bool utf8_has_hidden(const uint8_t *s, size_t len)
     return false;
 }
 
+size_t utf8_max_mark_run(const uint8_t *s, size_t len)
+{
+    size_t i = 0, run = 0, longest = 0;
+    while (i < len) {
+        utf8proc_int32_t cp;
+        utf8proc_ssize_t n = utf8proc_iterate(s + i, (utf8proc_ssize_t)(len - i), &cp);
+        if (n <= 0)
+            return SIZE_MAX;
+        utf8proc_category_t cat = utf8proc_category(cp);
+        run = cat >= UTF8PROC_CATEGORY_MN && cat <= UTF8PROC_CATEGORY_ME ? run + 1 : 0;
+        if (run > longest)
+            longest = run;
+        i += (size_t)n;
+    }
+    return longest;
+}
+
 long utf8_nfc(const uint8_t *s, size_t len, char *out, size_t outsize)
 {
     if (!utf8_valid(s, len) || outsize == 0)

@@ -29,6 +29,12 @@
 #define CCCD_OLD_ID_MAX 12
 #define CCCD_NAME_MAX 160
 #define CCCD_ADDRESS_MAX 400
+/* Combining marks allowed in a row on one letter of the name or address,
+ * after NFC. A Vietnamese letter carries at most two even when decomposed
+ * (ệ = e + circumflex + dot below: one vowel mark and one tone mark) and
+ * usually none after NFC; one more is slack for an input method that adds a
+ * mark NFC cannot compose. "Zalgo" text stacks dozens. */
+#define CCCD_MARKS_MAX 3
 /* The longest payload worth parsing: 11 fields at their bounds plus slack.
  * Longer input is rejected before any other work. */
 #define CCCD_PAYLOAD_MAX 1200
@@ -58,8 +64,9 @@ enum cccd_status {
     CCCD_ERR_ISSUE_BEFORE_BIRTH = 18,
     CCCD_ERR_ISSUE_FUTURE = 19,   /* issue date after today */
     CCCD_ERR_HIDDEN_CHARS = 20,   /* bidi controls, zero-width, private-use, ... (utf8_is_hidden) */
+    CCCD_ERR_STACKED_MARKS = 21,  /* more than CCCD_MARKS_MAX marks on a letter of the name or address */
 };
-#define CCCD_STATUS_COUNT 21
+#define CCCD_STATUS_COUNT 22
 
 enum cccd_card_type { CCCD_CARD_2021 = 0, CCCD_CARD_2024 = 1 };
 enum cccd_sex { CCCD_MALE = 0, CCCD_FEMALE = 1 };

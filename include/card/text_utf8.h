@@ -32,6 +32,11 @@ bool utf8_is_hidden(int32_t cp);
  * (invalid UTF-8 counts as true, the worst case). */
 bool utf8_has_hidden(const uint8_t *s, size_t len);
 
+/* The longest run of consecutive combining marks (general categories Mn, Mc,
+ * Me) in valid UTF-8: how many marks are stacked on one letter. Invalid
+ * UTF-8 gives SIZE_MAX (the worst case). */
+size_t utf8_max_mark_run(const uint8_t *s, size_t len);
+
 /* Writes the NFC form of valid UTF-8 s[0..len) to out as a NUL-terminated
  * string. Returns its length in bytes, or -1 when s is not valid UTF-8 or
  * the result (with its NUL) does not fit in outsize. */

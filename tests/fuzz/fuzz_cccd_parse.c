@@ -6,7 +6,8 @@
  *   - on CCCD_OK every string is NUL-terminated inside its array, clean NFC
  *     UTF-8, trimmed and within bounds; the dates are real and in order; the
  *     ID number agrees with the birth date, the sex and the province code;
- *     the name and address hold none of the hidden code points of issue 13;
+ *     the name and address hold none of the hidden code points of issue 13
+ *     and never more than CCCD_MARKS_MAX combining marks in a row;
  *   - on any other status the record is all zero bytes;
  *   - a leading BOM or a trailing "\r\n" does not change the verdict.
  * A violation calls abort() after printing which invariant failed.
@@ -106,14 +107,28 @@ static bool refused_code_point(int32_t cp)
            (cp & 0xFFFE) == 0xFFFE || (cp >= 0xE000 && cp <= 0xF8FF) || cp >= 0xF0000;
 }
 
-static void check_no_refused(const char *s)
+/* Combining marks of the blocks Vietnamese and zalgo text use. A run of
+ * these is a lower bound of utf8_max_mark_run(), so it must stay within
+ * CCCD_MARKS_MAX too. */
+static bool is_combining_mark(int32_t cp)
+{
+    return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) || (cp >= 0x1DC0 && cp <= 0x1DFF) ||
+           (cp >= 0x20D0 && cp <= 0x20FF) || (cp >= 0xFE20 && cp <= 0xFE2F);
+}
+
+/* No refused code point, and never more than CCCD_MARKS_MAX marks in a row. */
+static void check_text_chars(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    int run = 0;
     while (*p) {
         int32_t cp;
         p += decode_utf8(p, &cp);
         CHECK(!refused_code_point(cp));
+        run = is_combining_mark(cp) ? run + 1 : 0;
+        CHECK(run <= CCCD_MARKS_MAX);
     }
+    CHECK(utf8_max_mark_run((const uint8_t *)s, strlen(s)) <= CCCD_MARKS_MAX);
 }
 
 /* A text field: terminated inside its array, min..max bytes, valid UTF-8
@@ -131,7 +146,7 @@ static void check_text(const char *s, size_t cap, size_t min)
         char nfc[CCCD_ADDRESS_MAX + 1];
         long n = utf8_nfc((const uint8_t *)s, len, nfc, sizeof nfc);
         CHECK(n == (long)len && memcmp(nfc, s, len) == 0);
-        check_no_refused(s);
+        check_text_chars(s);
     }
 }
 
