@@ -150,22 +150,40 @@ static const char *join(const char *const *f, int n)
     return g_payload;
 }
 
-/* BASE with fields replaced: card(F_X, "value", F_Y, "value", ..., -1). */
-static const char *card(int idx, ...)
+static const char *vcard(bool can_cuoc, int idx, va_list ap)
 {
-    const char *f[7];
-    memcpy(f, BASE, sizeof f);
-    va_list ap;
-    va_start(ap, idx);
+    const char *f[11] = {"", "", "", "", "", "", "", "", "", "", ""};
+    memcpy(f, BASE, sizeof BASE);
     while (idx >= 0) {
         assert_true(idx < 7);
         f[idx] = va_arg(ap, const char *);
         idx = va_arg(ap, int);
     }
+    return join(f, can_cuoc ? 11 : 7);
+}
+
+/* BASE with fields replaced: card(F_X, "value", F_Y, "value", ..., -1). */
+static const char *card(int idx, ...)
+{
+    va_list ap;
+    va_start(ap, idx);
+    const char *p = vcard(false, idx, ap);
     va_end(ap);
-    return join(f, 7);
+    return p;
 }
 #define CARD(...) card(__VA_ARGS__, -1)
+
+/* The same as a 2024 căn cước card: four empty fields follow. BASE's issue
+ * date (2021) is before that card existed, so callers replace F_ISSUE. */
+static const char *card24(int idx, ...)
+{
+    va_list ap;
+    va_start(ap, idx);
+    const char *p = vcard(true, idx, ap);
+    va_end(ap);
+    return p;
+}
+#define CARD24(...) card24(__VA_ARGS__, -1)
 
 /* A string of n copies of c (static, one at a time per call site). */
 static const char *repeat(char *buf, size_t bufsize, const char *prefix, char c, size_t total)
@@ -192,7 +210,7 @@ static void test_ok_2024(void **state)
 {
     (void)state;
     struct cccd_record r;
-    parse_ok("001090012345|123456789|Nguyễn Văn An|05011990|Nam|Số 1, Phường X, Hà Nội|15062024||||", &r);
+    parse_ok("001090012345|123456789|Nguyễn Văn An|05011990|Nam|Số 1, Phường X, Hà Nội|15072024||||", &r);
     assert_int_equal(r.card_type, CCCD_CARD_2024);
     assert_string_equal(r.id_number, "001090012345");
     assert_string_equal(r.old_id_number, "123456789");
@@ -200,13 +218,13 @@ static void test_ok_2024(void **state)
     assert_date(&r.date_of_birth, 1990, 1, 5);
     assert_int_equal(r.sex, CCCD_MALE);
     assert_string_equal(r.address, "Số 1, Phường X, Hà Nội");
-    assert_date(&r.issue_date, 2024, 6, 15);
+    assert_date(&r.issue_date, 2024, 7, 15);
     assert_int_equal(r.province_code, 1);
 
     /* Extra fields holding only spaces are empty after trimming. */
-    parse_ok("001090012345|123456789|Nguyễn Văn An|05011990|Nam|Số 1, Phường X, Hà Nội|15062024| |   |  |", &r);
+    parse_ok("001090012345|123456789|Nguyễn Văn An|05011990|Nam|Số 1, Phường X, Hà Nội|15072024| |   |  |", &r);
     assert_int_equal(r.card_type, CCCD_CARD_2024);
-    assert_date(&r.issue_date, 2024, 6, 15);
+    assert_date(&r.issue_date, 2024, 7, 15);
 }
 
 static void test_ok_old_id_variants(void **state)
@@ -257,7 +275,7 @@ static void test_ok_trailing_newlines(void **state)
     assert_base_record(&r, CCCD_CARD_2021);
     parse_ok(BASE_PAYLOAD "\r\n\r\n", &r);
     assert_base_record(&r, CCCD_CARD_2021);
-    parse_ok("001090012345|123456789|Nguyễn Văn An|05011990|Nam|Số 1, Phường X, Hà Nội|15062024||||\r\n", &r);
+    parse_ok("001090012345|123456789|Nguyễn Văn An|05011990|Nam|Số 1, Phường X, Hà Nội|15072024||||\r\n", &r);
     assert_int_equal(r.card_type, CCCD_CARD_2024);
 }
 
@@ -345,7 +363,8 @@ static void test_ok_female_and_2000s(void **state)
     assert_int_equal(r.province_code, 36);
 
     /* digit 4 = 3: female, 2000s */
-    parse_ok("079310000123||Trần Thị Bích Ngọc|31122010|Nữ|Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh|20082025", &r);
+    parse_ok("079310000123||Trần Thị Bích Ngọc|31122010|Nữ|Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh|20082025||||", &r);
+    assert_int_equal(r.card_type, CCCD_CARD_2024);
     assert_int_equal(r.sex, CCCD_FEMALE);
     assert_string_equal(r.id_number, "079310000123");
     assert_date(&r.date_of_birth, 2010, 12, 31);
@@ -424,15 +443,15 @@ static void test_ok_dates_equal_today(void **state)
 {
     (void)state;
     struct cccd_record r;
-    parse_ok(CARD(F_ISSUE, "27112026"), &r);
+    parse_ok(CARD24(F_ISSUE, "27112026"), &r);
     assert_date(&r.issue_date, 2026, 11, 27);
     /* Born today, issued today. */
-    parse_ok(CARD(F_ID, "001226000001", F_BIRTH, "27112026", F_ISSUE, "27112026"), &r);
+    parse_ok(CARD24(F_ID, "001226000001", F_BIRTH, "27112026", F_ISSUE, "27112026"), &r);
     assert_date(&r.date_of_birth, 2026, 11, 27);
     assert_date(&r.issue_date, 2026, 11, 27);
     /* Issued on the day of birth. */
-    parse_ok(CARD(F_ISSUE, "05011990"), &r);
-    assert_date(&r.issue_date, 1990, 1, 5);
+    parse_ok(CARD24(F_ID, "001224000001", F_BIRTH, "01082024", F_ISSUE, "01082024"), &r);
+    assert_date(&r.issue_date, 2024, 8, 1);
 }
 
 static void test_ok_name_shapes(void **state)
@@ -996,6 +1015,47 @@ static void test_issue_future(void **state)
     expect_reject(CARD(F_ISSUE, "27112126"), CCCD_ERR_ISSUE_FUTURE);
 }
 
+/* Issue 13, cases 3-5: each card type has the period it was issued in.
+ * 11 fields (căn cước): from 1 July 2024. 7 fields (chip CCCD): from
+ * 1 January 2021 to 31 July 2024 (30 June 2024 plus a month of grace). */
+static void test_card_periods(void **state)
+{
+    (void)state;
+    struct cccd_record r;
+    /* Case 3: a căn cước card issued before 1 July 2024, e.g. in 2016. */
+    expect_reject(CARD24(F_ISSUE, "15062016"), CCCD_ERR_ISSUE_BEFORE_CAN_CUOC);
+    expect_reject(CARD24(F_ISSUE, "15062021"), CCCD_ERR_ISSUE_BEFORE_CAN_CUOC);
+    expect_reject(CARD24(F_ISSUE, "30062024"), CCCD_ERR_ISSUE_BEFORE_CAN_CUOC);
+    parse_ok(CARD24(F_ISSUE, "01072024"), &r);
+    assert_int_equal(r.card_type, CCCD_CARD_2024);
+    assert_date(&r.issue_date, 2024, 7, 1);
+
+    /* Case 4: a chip CCCD issued after the căn cước replaced it. */
+    expect_reject(CARD(F_ISSUE, "15032026"), CCCD_ERR_ISSUE_AFTER_CCCD);
+    expect_reject(CARD(F_ISSUE, "27112026"), CCCD_ERR_ISSUE_AFTER_CCCD);
+    expect_reject(CARD(F_ISSUE, "01082024"), CCCD_ERR_ISSUE_AFTER_CCCD);
+    parse_ok(CARD(F_ISSUE, "30062024"), &r); /* the last day of the 2014 law */
+    assert_date(&r.issue_date, 2024, 6, 30);
+    parse_ok(CARD(F_ISSUE, "31072024"), &r); /* the last day of grace */
+    assert_int_equal(r.card_type, CCCD_CARD_2021);
+    assert_date(&r.issue_date, 2024, 7, 31);
+
+    /* Case 5: a chip CCCD issued before there were any (1950, the barcode
+     * card's 2016-2020, the last day before 2021). */
+    expect_reject(CARD(F_ID, "001040012345", F_BIRTH, "05011940", F_ISSUE, "05011950"), CCCD_ERR_ISSUE_BEFORE_CCCD);
+    expect_reject(CARD(F_ISSUE, "01012016"), CCCD_ERR_ISSUE_BEFORE_CCCD);
+    expect_reject(CARD(F_ISSUE, "31122020"), CCCD_ERR_ISSUE_BEFORE_CCCD);
+    parse_ok(CARD(F_ISSUE, "01012021"), &r);
+    assert_date(&r.issue_date, 2021, 1, 1);
+
+    /* Order: the date checks that need no card type come first. */
+    expect_reject(CARD(F_ISSUE, "04011990"), CCCD_ERR_ISSUE_BEFORE_BIRTH);
+    expect_reject(CARD(F_ISSUE, "28112026"), CCCD_ERR_ISSUE_FUTURE);
+    expect_reject(CARD24(F_ISSUE, "04011990"), CCCD_ERR_ISSUE_BEFORE_BIRTH);
+    expect_reject(CARD(F_ID, "001227012345", F_BIRTH, "01012027", F_ISSUE, "01012019"), CCCD_ERR_BIRTH_FUTURE);
+    expect_reject(CARD(F_ID, "001091012345", F_ISSUE, "01012019"), CCCD_ERR_ID_YEAR);
+}
+
 /* Several defects at once: the first check in the documented order wins. */
 static void test_check_order(void **state)
 {
@@ -1187,6 +1247,7 @@ int main(void)
         cmocka_unit_test(test_birth_future),
         cmocka_unit_test(test_issue_before_birth),
         cmocka_unit_test(test_issue_future),
+        cmocka_unit_test(test_card_periods),
         cmocka_unit_test(test_check_order),
         cmocka_unit_test(test_record_zeroed_after_ok),
         cmocka_unit_test(test_status_strings),

@@ -267,7 +267,7 @@ static bool province_known(int code)
  * (4th digit: 0/1 = 1900s male/female, 2/3 = 2000s, ...) and the birth year's
  * last two digits. A card whose number disagrees was not printed by the
  * issuing authority. */
-static enum cccd_status check_consistency(struct cccd_record *r, const struct cccd_date *today)
+static enum cccd_status check_id(struct cccd_record *r)
 {
     const uint8_t *id = (const uint8_t *)r->id_number;
     r->province_code = digits_value(id, 3);
@@ -280,13 +280,46 @@ static enum cccd_status check_consistency(struct cccd_record *r, const struct cc
         return CCCD_ERR_ID_SEX;
     if (digits_value(id + 4, 2) != r->date_of_birth.year % 100)
         return CCCD_ERR_ID_YEAR;
+    return CCCD_OK;
+}
+
+/* When each card type was issued (docs/payload-rules.md, "Card periods").
+ * The 7-field QR is the chip CCCD's (Circular 06/2021, first cards in
+ * January 2021); its last issue date has a month of grace after the Identity
+ * Law replaced it on 1 July 2024, for applications filed by 30 June (at most
+ * 20 working days to issue). The 11-field căn cước exists from 1 July 2024. */
+static const struct cccd_date CCCD_2021_FIRST = { 2021, 1, 1 };
+static const struct cccd_date CCCD_2021_LAST = { 2024, 7, 31 };
+static const struct cccd_date CAN_CUOC_2024_FIRST = { 2024, 7, 1 };
+
+/* An issue date outside its card type's period: a payload of one layout
+ * dressed with a date only the other can have, or an invented date. */
+static enum cccd_status check_card_period(const struct cccd_record *r)
+{
+    if (r->card_type == CCCD_CARD_2024)
+        return date_cmp(&r->issue_date, &CAN_CUOC_2024_FIRST) < 0 ? CCCD_ERR_ISSUE_BEFORE_CAN_CUOC : CCCD_OK;
+    if (date_cmp(&r->issue_date, &CCCD_2021_FIRST) < 0)
+        return CCCD_ERR_ISSUE_BEFORE_CCCD;
+    if (date_cmp(&r->issue_date, &CCCD_2021_LAST) > 0)
+        return CCCD_ERR_ISSUE_AFTER_CCCD;
+    return CCCD_OK;
+}
+
+static enum cccd_status check_dates(const struct cccd_record *r, const struct cccd_date *today)
+{
     if (date_cmp(&r->date_of_birth, today) > 0)
         return CCCD_ERR_BIRTH_FUTURE;
     if (date_cmp(&r->issue_date, &r->date_of_birth) < 0)
         return CCCD_ERR_ISSUE_BEFORE_BIRTH;
     if (date_cmp(&r->issue_date, today) > 0)
         return CCCD_ERR_ISSUE_FUTURE;
-    return CCCD_OK;
+    return check_card_period(r);
+}
+
+static enum cccd_status check_consistency(struct cccd_record *r, const struct cccd_date *today)
+{
+    enum cccd_status st = check_id(r);
+    return st != CCCD_OK ? st : check_dates(r, today);
 }
 
 static enum cccd_status parse_record(const uint8_t *payload, size_t len, const struct cccd_date *today,

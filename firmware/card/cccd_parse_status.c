@@ -58,6 +58,15 @@ static const struct status_text texts[CCCD_STATUS_COUNT] = {
     [CCCD_ERR_STACKED_MARKS] = { "stacked-marks",
                                  "A letter in the name or address carries more accent marks than any Vietnamese letter. Check the card by hand.",
                                  "Một chữ trong họ tên hoặc địa chỉ mang nhiều dấu hơn bất kỳ chữ tiếng Việt nào. Hãy kiểm tra thẻ thủ công." },
+    [CCCD_ERR_ISSUE_BEFORE_CAN_CUOC] = { "issue-before-can-cuoc-2024",
+                                         "The QR code is a căn cước card's (2024) but its issue date is before 1 July 2024, when that card was first issued. Check the card by hand.",
+                                         "Mã QR theo mẫu thẻ căn cước (2024) nhưng ngày cấp trước ngày 01/7/2024, ngày bắt đầu cấp loại thẻ này. Hãy kiểm tra thẻ thủ công." },
+    [CCCD_ERR_ISSUE_AFTER_CCCD] = { "issue-after-cccd-2021",
+                                    "The QR code is a chip CCCD's (2021) but its issue date is after July 2024; since 1 July 2024 new cards are căn cước cards. Check the card by hand.",
+                                    "Mã QR theo mẫu căn cước công dân gắn chip (2021) nhưng ngày cấp sau tháng 7/2024; từ ngày 01/7/2024 chỉ cấp thẻ căn cước mẫu mới. Hãy kiểm tra thẻ thủ công." },
+    [CCCD_ERR_ISSUE_BEFORE_CCCD] = { "issue-before-cccd-2021",
+                                     "The QR code is a chip CCCD's (2021) but its issue date is before 2021, when that card was first issued. Check the card by hand.",
+                                     "Mã QR theo mẫu căn cước công dân gắn chip (2021) nhưng ngày cấp trước năm 2021, khi loại thẻ này bắt đầu được cấp. Hãy kiểm tra thẻ thủ công." },
 };
 
 static const struct status_text unknown = { "unknown", "Unknown result. Check the card by hand.",

@@ -65,8 +65,11 @@ enum cccd_status {
     CCCD_ERR_ISSUE_FUTURE = 19,   /* issue date after today */
     CCCD_ERR_HIDDEN_CHARS = 20,   /* bidi controls, zero-width, private-use, ... (utf8_is_hidden) */
     CCCD_ERR_STACKED_MARKS = 21,  /* more than CCCD_MARKS_MAX marks on a letter of the name or address */
+    CCCD_ERR_ISSUE_BEFORE_CAN_CUOC = 22, /* 11-field căn cước issued before 1 July 2024 */
+    CCCD_ERR_ISSUE_AFTER_CCCD = 23,      /* 7-field chip CCCD issued after 31 July 2024 */
+    CCCD_ERR_ISSUE_BEFORE_CCCD = 24,     /* 7-field chip CCCD issued before 1 January 2021 */
 };
-#define CCCD_STATUS_COUNT 22
+#define CCCD_STATUS_COUNT 25
 
 enum cccd_card_type { CCCD_CARD_2021 = 0, CCCD_CARD_2024 = 1 };
 enum cccd_sex { CCCD_MALE = 0, CCCD_FEMALE = 1 };

@@ -5,6 +5,7 @@
  *   - the status is in range and has a code and messages;
  *   - on CCCD_OK every string is NUL-terminated inside its array, clean NFC
  *     UTF-8, trimmed and within bounds; the dates are real and in order; the
+ *     issue date lies in the card type's period; the
  *     ID number agrees with the birth date, the sex and the province code;
  *     the name and address hold none of the hidden code points of issue 13
  *     and never more than CCCD_MARKS_MAX combining marks in a row;
@@ -178,6 +179,16 @@ static void check_record(const struct cccd_record *r)
     CHECK(date_real(&r->issue_date));
     CHECK(date_cmp(&r->date_of_birth, &r->issue_date) <= 0);
     CHECK(date_cmp(&r->issue_date, &OPTS.today) <= 0);
+
+    /* The issue date lies in its card type's period (docs/payload-rules.md). */
+    static const struct cccd_date cccd_first = {2021, 1, 1}, cccd_last = {2024, 7, 31},
+                                  can_cuoc_first = {2024, 7, 1};
+    if (r->card_type == CCCD_CARD_2024) {
+        CHECK(date_cmp(&r->issue_date, &can_cuoc_first) >= 0);
+    } else {
+        CHECK(date_cmp(&r->issue_date, &cccd_first) >= 0);
+        CHECK(date_cmp(&r->issue_date, &cccd_last) <= 0);
+    }
 
     /* The ID agrees with the rest. */
     const char *id = r->id_number;
