@@ -445,13 +445,11 @@ static void test_ok_dates_equal_today(void **state)
     struct cccd_record r;
     parse_ok(CARD24(F_ISSUE, "27112026"), &r);
     assert_date(&r.issue_date, 2026, 11, 27);
-    /* Born today, issued today. */
-    parse_ok(CARD24(F_ID, "001226000001", F_BIRTH, "27112026", F_ISSUE, "27112026"), &r);
-    assert_date(&r.date_of_birth, 2026, 11, 27);
+    /* Born yesterday, issued today (a căn cước for a baby; born and issued
+     * on the same day is refused: test_issue_too_young). */
+    parse_ok(CARD24(F_ID, "001226000001", F_BIRTH, "26112026", F_ISSUE, "27112026"), &r);
+    assert_date(&r.date_of_birth, 2026, 11, 26);
     assert_date(&r.issue_date, 2026, 11, 27);
-    /* Issued on the day of birth. */
-    parse_ok(CARD24(F_ID, "001224000001", F_BIRTH, "01082024", F_ISSUE, "01082024"), &r);
-    assert_date(&r.issue_date, 2024, 8, 1);
 }
 
 static void test_ok_name_shapes(void **state)
@@ -1056,6 +1054,37 @@ static void test_card_periods(void **state)
     expect_reject(CARD(F_ID, "001091012345", F_ISSUE, "01012019"), CCCD_ERR_ID_YEAR);
 }
 
+/* Issue 13, case 6: an issue date equal to the birth date was accepted. A
+ * căn cước is issued after the day of birth; a chip CCCD from the holder's
+ * 14th birthday. */
+static void test_issue_too_young(void **state)
+{
+    (void)state;
+    struct cccd_record r;
+    /* On the day of birth. */
+    expect_reject(CARD24(F_ID, "001226000001", F_BIRTH, "27112026", F_ISSUE, "27112026"), CCCD_ERR_ISSUE_TOO_YOUNG);
+    expect_reject(CARD24(F_ID, "001224000001", F_BIRTH, "01082024", F_ISSUE, "01082024"), CCCD_ERR_ISSUE_TOO_YOUNG);
+    expect_reject(CARD24(F_ISSUE, "05011990"), CCCD_ERR_ISSUE_BEFORE_CAN_CUOC); /* the period comes first */
+    expect_reject(CARD(F_ID, "001222000001", F_BIRTH, "01012022", F_ISSUE, "01012022"), CCCD_ERR_ISSUE_TOO_YOUNG);
+    /* A căn cước for a child: any day after birth. */
+    parse_ok(CARD24(F_ID, "001224000001", F_BIRTH, "01082024", F_ISSUE, "02082024"), &r);
+    assert_date(&r.issue_date, 2024, 8, 2);
+    parse_ok(CARD24(F_ID, "001312000001", F_SEX, "Nữ", F_BIRTH, "15052012", F_ISSUE, "10032025"), &r);
+    assert_int_equal(r.card_type, CCCD_CARD_2024);
+    /* A chip CCCD: from the 14th birthday. */
+    expect_reject(CARD(F_ID, "001208000001", F_BIRTH, "12032008", F_ISSUE, "11032022"), CCCD_ERR_ISSUE_TOO_YOUNG);
+    expect_reject(CARD(F_ID, "001210000001", F_BIRTH, "15072010", F_ISSUE, "30062024"), CCCD_ERR_ISSUE_TOO_YOUNG);
+    parse_ok(CARD(F_ID, "001208000001", F_BIRTH, "12032008", F_ISSUE, "12032022"), &r);
+    assert_date(&r.issue_date, 2022, 3, 12);
+    /* Born on 29 February: 14 on 28 February of a common year (14 is not a
+     * multiple of 4, so the 14th birthday never falls in a leap year). */
+    expect_reject(CARD(F_ID, "001208000001", F_BIRTH, "29022008", F_ISSUE, "27022022"), CCCD_ERR_ISSUE_TOO_YOUNG);
+    parse_ok(CARD(F_ID, "001208000001", F_BIRTH, "29022008", F_ISSUE, "28022022"), &r);
+    assert_date(&r.date_of_birth, 2008, 2, 29);
+    /* Order: the card period before the age (born 2008, a chip CCCD dated 2020). */
+    expect_reject(CARD(F_ID, "001208000001", F_BIRTH, "12032008", F_ISSUE, "12032020"), CCCD_ERR_ISSUE_BEFORE_CCCD);
+}
+
 /* Several defects at once: the first check in the documented order wins. */
 static void test_check_order(void **state)
 {
@@ -1248,6 +1277,7 @@ int main(void)
         cmocka_unit_test(test_issue_before_birth),
         cmocka_unit_test(test_issue_future),
         cmocka_unit_test(test_card_periods),
+        cmocka_unit_test(test_issue_too_young),
         cmocka_unit_test(test_check_order),
         cmocka_unit_test(test_record_zeroed_after_ok),
         cmocka_unit_test(test_status_strings),

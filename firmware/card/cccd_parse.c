@@ -305,6 +305,26 @@ static enum cccd_status check_card_period(const struct cccd_record *r)
     return CCCD_OK;
 }
 
+/* The youngest a holder can be on the issue date. The chip CCCD went to
+ * citizens from their 14th birthday (Law on CCCD 2014, art. 19); the căn
+ * cước also to younger children on request (Identity Law 2023, art. 19), but
+ * only once the birth is registered and the card produced: never on the day
+ * of birth. Someone born on 29 February turns 14 on 28 February of a common
+ * year (the reading that refuses fewer real cards). */
+#define CCCD_2021_MIN_AGE 14
+
+static bool issued_too_young(const struct cccd_record *r)
+{
+    const struct cccd_date *birth = &r->date_of_birth;
+    if (r->card_type == CCCD_CARD_2024)
+        return date_cmp(&r->issue_date, birth) <= 0;
+    struct cccd_date of_age = { birth->year + CCCD_2021_MIN_AGE, birth->month, birth->day };
+    int last_day = days_in_month(of_age.year, of_age.month);
+    if (of_age.day > last_day)
+        of_age.day = last_day;
+    return date_cmp(&r->issue_date, &of_age) < 0;
+}
+
 static enum cccd_status check_dates(const struct cccd_record *r, const struct cccd_date *today)
 {
     if (date_cmp(&r->date_of_birth, today) > 0)
@@ -313,7 +333,10 @@ static enum cccd_status check_dates(const struct cccd_record *r, const struct cc
         return CCCD_ERR_ISSUE_BEFORE_BIRTH;
     if (date_cmp(&r->issue_date, today) > 0)
         return CCCD_ERR_ISSUE_FUTURE;
-    return check_card_period(r);
+    enum cccd_status st = check_card_period(r);
+    if (st != CCCD_OK)
+        return st;
+    return issued_too_young(r) ? CCCD_ERR_ISSUE_TOO_YOUNG : CCCD_OK;
 }
 
 static enum cccd_status check_consistency(struct cccd_record *r, const struct cccd_date *today)

@@ -67,6 +67,9 @@ static const struct status_text texts[CCCD_STATUS_COUNT] = {
     [CCCD_ERR_ISSUE_BEFORE_CCCD] = { "issue-before-cccd-2021",
                                      "The QR code is a chip CCCD's (2021) but its issue date is before 2021, when that card was first issued. Check the card by hand.",
                                      "Mã QR theo mẫu căn cước công dân gắn chip (2021) nhưng ngày cấp trước năm 2021, khi loại thẻ này bắt đầu được cấp. Hãy kiểm tra thẻ thủ công." },
+    [CCCD_ERR_ISSUE_TOO_YOUNG] = { "issue-too-young",
+                                   "The card was issued on the day of birth, or a chip CCCD (2021) before its holder was 14: no such card is issued. Check the card by hand.",
+                                   "Thẻ được cấp ngay trong ngày sinh, hoặc thẻ căn cước công dân gắn chip (2021) được cấp khi chưa đủ 14 tuổi: không có thẻ như vậy. Hãy kiểm tra thẻ thủ công." },
 };
 
 static const struct status_text unknown = { "unknown", "Unknown result. Check the card by hand.",

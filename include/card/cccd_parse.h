@@ -68,8 +68,9 @@ enum cccd_status {
     CCCD_ERR_ISSUE_BEFORE_CAN_CUOC = 22, /* 11-field căn cước issued before 1 July 2024 */
     CCCD_ERR_ISSUE_AFTER_CCCD = 23,      /* 7-field chip CCCD issued after 31 July 2024 */
     CCCD_ERR_ISSUE_BEFORE_CCCD = 24,     /* 7-field chip CCCD issued before 1 January 2021 */
+    CCCD_ERR_ISSUE_TOO_YOUNG = 25,       /* issued on the day of birth, or a chip CCCD before age 14 */
 };
-#define CCCD_STATUS_COUNT 25
+#define CCCD_STATUS_COUNT 26
 
 enum cccd_card_type { CCCD_CARD_2021 = 0, CCCD_CARD_2024 = 1 };
 enum cccd_sex { CCCD_MALE = 0, CCCD_FEMALE = 1 };

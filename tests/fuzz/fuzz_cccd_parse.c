@@ -5,7 +5,8 @@
  *   - the status is in range and has a code and messages;
  *   - on CCCD_OK every string is NUL-terminated inside its array, clean NFC
  *     UTF-8, trimmed and within bounds; the dates are real and in order; the
- *     issue date lies in the card type's period; the
+ *     issue date lies in the card type's period, after the day of birth
+ *     and, for a chip CCCD, from the 14th birthday; the
  *     ID number agrees with the birth date, the sex and the province code;
  *     the name and address hold none of the hidden code points of issue 13
  *     and never more than CCCD_MARKS_MAX combining marks in a row;
@@ -179,6 +180,17 @@ static void check_record(const struct cccd_record *r)
     CHECK(date_real(&r->issue_date));
     CHECK(date_cmp(&r->date_of_birth, &r->issue_date) <= 0);
     CHECK(date_cmp(&r->issue_date, &OPTS.today) <= 0);
+
+    /* Never issued on the day of birth; a chip CCCD from the 14th birthday
+     * (28 February for someone born on 29 February). */
+    CHECK(date_cmp(&r->date_of_birth, &r->issue_date) < 0);
+    if (r->card_type == CCCD_CARD_2021) {
+        const struct cccd_date *b = &r->date_of_birth, *i = &r->issue_date;
+        int age = i->year - b->year - (i->month < b->month || (i->month == b->month && i->day < b->day));
+        bool leap_birthday = b->month == 2 && b->day == 29 && i->month == 2 && i->day == 28 &&
+                             days_in_month(i->year, 2) == 28;
+        CHECK(age >= 14 || (age == 13 && leap_birthday && i->year - b->year == 14));
+    }
 
     /* The issue date lies in its card type's period (docs/payload-rules.md). */
     static const struct cccd_date cccd_first = {2021, 1, 1}, cccd_last = {2024, 7, 31},
