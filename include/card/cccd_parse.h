@@ -9,7 +9,9 @@
  * last four fields empty), tolerates what handheld scanners add (a leading BOM,
  * trailing CR/LF, spaces or tabs around fields) and checks everything a QR-only
  * terminal can check: the ID number's structure against the birth date and
- * sex, real calendar dates in a sane order, bounded field lengths, valid UTF-8.
+ * sex, real calendar dates in a sane order and within the card type's period,
+ * bounded field lengths, valid UTF-8 without hidden characters or stacked
+ * combining marks.
  * See docs/payload-rules.md for each rule and where it comes from.
  *
  * Any byte string of any length is safe input: the parser never reads past
