@@ -15,7 +15,8 @@
  * See docs/payload-rules.md for each rule and where it comes from.
  *
  * Any byte string of any length is safe input: the parser never reads past
- * len, never allocates, and runs in time linear in len.
+ * len, allocates only utf8proc's NFC buffer (bounded by CCCD_PAYLOAD_MAX), and
+ * runs in time linear in len.
  */
 #ifndef CCCD_CCCD_PARSE_H
 #define CCCD_CCCD_PARSE_H

@@ -163,7 +163,10 @@ static void random_dates(struct rng *r, enum cccd_gen_card card, struct person *
     struct ymd issue_lo, issue_hi;
     if (card == CCCD_GEN_2021) {
         p->birth = random_date(r, (struct ymd){ 1945, 1, 1 }, (struct ymd){ 2007, 12, 31 });
-        issue_lo = ymd_max((struct ymd){ 2021, 1, 1 }, (struct ymd){ p->birth.y + 14, p->birth.m, 1 });
+        /* From the 14th birthday (a 29 February birthday counts from 28
+         * February, as the parser reads it). */
+        int day = p->birth.m == 2 && p->birth.d == 29 ? 28 : p->birth.d;
+        issue_lo = ymd_max((struct ymd){ 2021, 1, 1 }, (struct ymd){ p->birth.y + 14, p->birth.m, day });
         issue_hi = (struct ymd){ 2024, 6, 30 };
     } else {
         struct ymd hi = rng_chance(r, 0.15) ? (struct ymd){ 2023, 12, 31 } : (struct ymd){ 2007, 12, 31 };
