@@ -8,8 +8,15 @@
 #     hospital simulator on loopback, with a generated test PKI. Then what the
 #     desk would have shown and what the hospital received.
 # Personal data is masked throughout (the people are invented anyway).
+#
+# The demo checks itself: it exits 1, naming what is missing, unless the
+# hospital received exactly the cards the clip should have delivered (each
+# card once: the duplicate, the rejected card and the URL are not sent).
+# DEMO_HOST (default localhost) names the simulator's host: CI sets an
+# unresolvable one to see the demo fail as it must.
 set -eu
 build=${1:-build}
+host=${DEMO_HOST:-localhost}
 out=$build/demo
 rm -rf "$out"
 mkdir -p "$out/clip"
@@ -53,7 +60,7 @@ fps = 20
 [gpio]
 backend = null
 [uplink]
-url = https://localhost:$(cat "$out/sim.port")/api/checkin
+url = https://$host:$(cat "$out/sim.port")/api/checkin
 ca = $build/test-pki/ca.crt
 cert = $build/test-pki/device.crt
 key = $build/test-pki/device.key
@@ -84,3 +91,24 @@ sed 's/.*"idempotency_key":"\([^"]*\)".*"scan_time":"\([^"]*\)".*"card_type":"\(
   "$out/hospital.jsonl"
 echo
 grep -h 'uplink delivered' "$out/terminal.log" | sed 's/^<[0-9]>/  /'
+echo
+
+# What should have arrived: the ID numbers of the clip's good cards, as the
+# terminal's own decoder reads them from the pictures.
+"$build/cccd-reader" scan --json "$out/samples/01-card-2021.png" "$out/samples/02-card-2024-big5-name.png" \
+  "$out/samples/04-card-jpeg.jpg" 2>/dev/null | sed -n 's/.*"id_number":"\([0-9]*\)".*/\1/p' | sort >"$out/expected.ids"
+sed -n 's/.*"id_number":"\([0-9]*\)".*/\1/p' "$out/hospital.jsonl" 2>/dev/null | sort >"$out/received.ids"
+mask() { sed 's/^[0-9]\{8\}/********/'; }
+missing=$(comm -23 "$out/expected.ids" "$out/received.ids" | mask)
+extra=$(sort "$out/received.ids" | uniq -d | mask)
+if [ "$(wc -l <"$out/expected.ids")" -ne 3 ] || [ -n "$missing" ] || [ -n "$extra" ] ||
+   [ "$(wc -l <"$out/received.ids")" -ne 3 ]; then
+  echo "demo FAILED: the hospital did not receive what the clip should have delivered." >&2
+  [ -n "$missing" ] && echo "  missing: $(echo $missing)" >&2
+  [ -n "$extra" ] && echo "  received twice: $(echo $extra)" >&2
+  [ "$(wc -l <"$out/expected.ids")" -ne 3 ] && echo "  the sample cards themselves did not decode" >&2
+  echo "  the terminal's log ($out/terminal.log) says:" >&2
+  grep -h 'uplink\|queue\|not starting' "$out/terminal.log" | tail -n 5 | sed 's/^/    /' >&2
+  exit 1
+fi
+echo "demo: the hospital received the 3 cards of the clip, each once."
