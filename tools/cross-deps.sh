@@ -37,7 +37,10 @@ esac
 
 # The target's libraries: tools/install-deps.sh's build set, but libzbar0
 # for libzbar-dev (see above).
-target_dev="libzbar0 libpng-dev libjpeg62-turbo-dev libutf8proc-dev libjansson-dev
+# trixie renamed zbar's runtime package in the 64-bit time_t transition.
+zbar_rt=libzbar0
+grep -q '^VERSION_CODENAME=trixie' /etc/os-release 2>/dev/null && zbar_rt=libzbar0t64
+target_dev="$zbar_rt libpng-dev libjpeg62-turbo-dev libutf8proc-dev libjansson-dev
  libgpiod-dev libsystemd-dev libmbedtls-dev
  libqrencode-dev"
 target_test="libcmocka-dev"
@@ -106,7 +109,7 @@ if [ -n "$triplet" ] && [ "$what" != deb ]; then
   if [ ! -f "$zdir/pkgconfig/zbar.pc" ]; then
     rm -rf "$zdir" && mkdir -p "$zdir/deb" "$zdir/lib" "$zdir/pkgconfig"
     zdir=$(cd "$zdir" && pwd)
-    ver=$(dpkg-query -W -f='${Version}' "libzbar0:$arch")
+    ver=$(dpkg-query -W -f='${Version}' "$zbar_rt:$arch")
     echo "cross-deps: unpacking libzbar-dev:$arch=$ver headers into $zdir"
     (cd "$zdir/deb" && apt-get download -q "libzbar-dev:$arch=$ver")
     dpkg-deb -x "$zdir"/deb/libzbar-dev_*.deb "$zdir/root"

@@ -5,7 +5,7 @@
 # would on a technician's fresh machine (a green run on a build machine with
 # leftovers once hid one: `make cross` needed a package nobody installed).
 #
-#   tools/fresh-root.sh [--suite bookworm|trixie] 'COMMAND'
+#   tools/fresh-root.sh [--suite bookworm|trixie] [--out DIR] 'COMMAND'
 #
 # The root is Debian's minbase plus git, make, sudo and ca-certificates, made
 # with mmdebstrap (installed on first use) from this machine's own apt
@@ -14,15 +14,20 @@
 # project is cloned to /work/project; ../shared (the real-world photos) is
 # copied beside it read-only when it exists. The command runs as root with
 # /proc, /sys and /dev mounted; its exit status is returned. Needs root.
+# --out DIR is mounted at /work/out: what the command leaves there outlives
+# the root (make image takes the trixie package from it).
 # FRESH_ROOT_KEEP=1 keeps the root afterwards to look around.
 set -eu
 
-suite=bookworm
-if [ "${1:-}" = --suite ]; then
-  suite=$2
-  shift 2
-fi
-[ $# -eq 1 ] || { echo "usage: $0 [--suite bookworm|trixie] 'COMMAND'" >&2; exit 2; }
+suite=bookworm out=""
+while [ $# -gt 1 ]; do
+  case $1 in
+    --suite) suite=$2; shift 2 ;;
+    --out) mkdir -p "$2" && out=$(cd "$2" && pwd); shift 2 ;;
+    *) break ;;
+  esac
+done
+[ $# -eq 1 ] || { echo "usage: $0 [--suite bookworm|trixie] [--out DIR] 'COMMAND'" >&2; exit 2; }
 case $suite in bookworm | trixie) ;; *) echo "fresh-root: unknown suite '$suite'" >&2; exit 2 ;; esac
 [ "$(id -u)" -eq 0 ] || { echo "fresh-root: needs root (chroot, mounts)" >&2; exit 2; }
 project=$(git rev-parse --show-toplevel 2>/dev/null) || { echo "fresh-root: not in a git checkout" >&2; exit 2; }
@@ -51,7 +56,7 @@ fi
 
 root=$(mktemp -d /var/tmp/fresh-root.XXXXXX)
 cleanup() {
-  for m in dev/pts dev sys proc; do umount -l "$root/$m" 2>/dev/null || true; done
+  for m in work/out dev/pts dev sys proc; do umount -l "$root/$m" 2>/dev/null || true; done
   if [ -n "${FRESH_ROOT_KEEP:-}" ]; then say "kept $root"; else rm -rf "$root"; fi
 }
 trap cleanup EXIT
@@ -70,6 +75,7 @@ mount -t proc proc "$root/proc"
 mount -t sysfs sys "$root/sys"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
+if [ -n "$out" ]; then mkdir -p "$root/work/out" && mount --bind "$out" "$root/work/out"; fi
 
 say "fresh $suite root, project at $(git -C "$project" rev-parse --short HEAD); running: $1"
 set +e

@@ -16,7 +16,10 @@ build_pkgs="gcc make pkg-config libzbar-dev libpng-dev libjpeg62-turbo-dev
 # (run there with its own config on a loopback port, never as a service).
 # mount and util-linux (setpriv): the disk-fault test mounts a small tmpfs and
 # runs the terminal as another user.
-test_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-14-dev valgrind nginx-light mount util-linux"
+# clang's runtime package is named by its version: 14 on bookworm, 19 on trixie.
+clang_rt=libclang-rt-14-dev
+grep -q '^VERSION_CODENAME=trixie' /etc/os-release 2>/dev/null && clang_rt=libclang-rt-19-dev
+test_pkgs="$build_pkgs libcmocka-dev clang $clang_rt valgrind nginx-light mount util-linux"
 
 case "${1:-all}" in
   build) pkgs=$build_pkgs ;;
