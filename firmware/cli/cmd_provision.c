@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,9 @@ struct provision {
     mbedtls_ctr_drbg_context drbg;
     mbedtls_pk_context key;
 };
+
+/* The user packaging/cccd-reader.service runs the terminal as. */
+#define SERVICE_USER "cccd-reader"
 
 static void mbed_error(char *err, size_t errlen, const char *what, int ret)
 {
@@ -97,6 +101,19 @@ static int check_strength(const mbedtls_pk_context *pk, const char *what, char *
     return -1;
 }
 
+/* Made by root (sudo), the key must still be readable by the service,
+ * which runs as its own user and refuses a key others may read: 0600,
+ * owned by that user. Without the user (a development machine) it stays
+ * the caller's. */
+static int give_to_service(const char *path, char *err, size_t errlen)
+{
+    struct passwd *pw = geteuid() == 0 ? getpwnam(SERVICE_USER) : NULL;
+    if (!pw || chown(path, pw->pw_uid, pw->pw_gid) == 0)
+        return 0;
+    snprintf(err, errlen, "%s: cannot give it to the service's user %s: %s", path, SERVICE_USER, strerror(errno));
+    return -1;
+}
+
 static int generate_key(struct provision *p, char *err, size_t errlen)
 {
     int ret = mbedtls_pk_setup(&p->key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
@@ -111,7 +128,7 @@ static int generate_key(struct provision *p, char *err, size_t errlen)
     }
     int rc = file_replace(p->key_path, pem, strlen((char *)pem), 0600, err, errlen);
     mbedtls_platform_zeroize(pem, sizeof(pem));
-    return rc;
+    return rc == 0 ? give_to_service(p->key_path, err, errlen) : rc;
 }
 
 /* Reuses DIR/device.key when there is one. */
