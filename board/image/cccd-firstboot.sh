@@ -79,7 +79,10 @@ provision() {
   fi
   [ -f "$etc/device.csr" ] && cp "$etc/device.csr" "$boot/cccd-reader-request.csr" 2>/dev/null
   if [ -f "$boot/device.crt" ]; then
-    if cccd-reader provision --config "$conf" --dir "$etc" --cert "$boot/device.crt" >/dev/null \
+    ca=""
+    [ -f "$etc/ca.crt" ] && ca="--ca $etc/ca.crt"
+    # shellcheck disable=SC2086 # an option and its value, or nothing
+    if cccd-reader provision --config "$conf" --dir "$etc" --cert "$boot/device.crt" $ca >/dev/null \
       2>/run/cccd-provision.err; then
       taken device.crt
       say "device certificate installed"
