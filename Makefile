@@ -153,12 +153,22 @@ $(BUILD)/asan/tests/%: tests/%.c $(TOOL_COMMON) $(TEST_SUPPORT) $(BUILD)/asan/li
 	$(CC) $(BASE_CFLAGS) -Itools/common -Itests/support $(SAN_CFLAGS) -o $@ $< $(TOOL_COMMON) $(TEST_SUPPORT) \
 	  $(BUILD)/asan/libcccd.a $(TEST_LIBS) $(PKG_LIBS)
 
-# Fuzzers compile the library sources themselves: libFuzzer needs clang's
-# coverage instrumentation in every object it explores.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(HEADERS)
+# Fuzzers need clang's coverage instrumentation in every object they
+# explore: the library is compiled once more for them (fuzzer-no-link), into
+# an archive of its own that every fuzz target links.
+FUZZ_SAN := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJS := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(LIB_SRCS))
+
+$(BUILD)/fuzz/obj/%.o: %.c $(HEADERS) $(BUILD)/flags
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -o $@ $< $(LIB_SRCS) $(PKG_LIBS)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(BUILD)/fuzz/libcccd.a: $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/fuzz/libcccd.a $(HEADERS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(BASE_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcccd.a $(PKG_LIBS)
 
 check: $(BUILD)/cccd-reader $(BUILD)/asan/cccd-reader $(TESTS) $(FUZZERS) tools
 	@BUILD=$(BUILD) FUZZ_SECONDS=$(CI_FUZZ_SECONDS) tests/run.sh
