@@ -9,6 +9,7 @@
 #   server.pin                       SHA-256 (hex) of server.crt's DER SubjectPublicKeyInfo
 #                                    (the `pin_sha256` of the uplink config)
 #   wrong-host.crt wrong-host.key    CN/SAN other.example, signed by the CA
+#   guest-server.crt .key            SAN IP:10.0.2.100 (the host as a qemu guest sees it), signed by the CA
 #   expired.crt expired.key          CN/SAN localhost + 127.0.0.1, signed by the CA, valid
 #                                    2020-01-01 .. 2021-01-01 only (entirely in the past)
 #   wrong-ca.crt wrong-ca.key        a second, unrelated CA ("cccd wrong CA")
@@ -32,7 +33,7 @@ die() { echo "make-test-pki: error: $*" >&2; exit 1; }
 DIR=${1%/}
 # The file added last: a PKI without it was made by an older version of this
 # script, and is made again. Change it when adding files.
-NEWEST=expired-device.crt
+NEWEST=guest-server.crt
 pki_complete() { [ -f "$DIR/.done" ] && [ -f "$DIR/$NEWEST" ]; }
 pki_complete && exit 0
 command -v openssl >/dev/null 2>&1 || die "the openssl command line tool is not installed"
@@ -117,6 +118,9 @@ LOCAL="DNS:localhost,IP:127.0.0.1"
 selfsigned_ca ca "cccd test CA"
 signed server localhost ca server_ext "$LOCAL"
 signed wrong-host other.example ca server_ext "DNS:other.example"
+# The simulator as a qemu guest reaches it (make test-image: user networking's
+# forwarded address).
+signed guest-server localhost ca server_ext "IP:10.0.2.100"
 signed device desk-test ca client_ext "DNS:unused"
 selfsigned_ca wrong-ca "cccd wrong CA"
 signed wrong-ca-server localhost wrong-ca server_ext "$LOCAL"
@@ -141,7 +145,7 @@ rm -rf "$CADIR"
 
 # Checks: the chains verify, and the expired certificates really are expired
 # (and chain to the CA but for the dates).
-ossl verify -CAfile "$tmp/ca.crt" "$tmp/server.crt" "$tmp/wrong-host.crt" "$tmp/device.crt"
+ossl verify -CAfile "$tmp/ca.crt" "$tmp/server.crt" "$tmp/wrong-host.crt" "$tmp/device.crt" "$tmp/guest-server.crt"
 ossl verify -CAfile "$tmp/wrong-ca.crt" "$tmp/wrong-ca-server.crt" "$tmp/wrong-ca-device.crt"
 for f in expired expired-device; do
   if openssl x509 -in "$tmp/$f.crt" -noout -checkend 0 >/dev/null 2>&1; then
