@@ -1,6 +1,8 @@
 /* checkin.c - the JSON body of one check-in (docs/protocol.md). */
 #include "delivery/checkin.h"
 
+#include "base/log.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +34,9 @@ int checkin_fields_parse(const char *list, unsigned *mask, char *err, size_t err
             if (strcmp(tok, field_names[i].name) == 0)
                 bit = field_names[i].bit;
         if (!bit) {
-            snprintf(err, errlen, "unknown field '%.40s'; known: id_number old_id_number full_name date_of_birth "
-                                  "sex address issue_date", tok);
+            char shown[48]; /* the config's text: escaped, bounded */
+            snprintf(err, errlen, "unknown field '%s'; known: id_number old_id_number full_name date_of_birth "
+                                  "sex address issue_date", log_clean(tok, shown, sizeof(shown)));
             return -1;
         }
         *mask |= bit;
