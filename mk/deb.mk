@@ -21,11 +21,12 @@ DEB_ZBAR = $(CURDIR)/build/cross-deps/$(DEB_ARCH)/zbar
 DEB_PKG_CONFIG = $(if $(DEB_CROSS),env PKG_CONFIG_PATH=$(DEB_ZBAR)/pkgconfig $(DEB_TRIPLET_$(DEB_ARCH))-pkg-config,pkg-config)
 DEB_OBJ = build/deb-obj-$(DEB_ARCH)
 DEB_FILE = build/deb/cccd-reader_$(DEB_VERSION)_$(DEB_ARCH).deb
-# The Makefile links with $(CFLAGS) and has no LDFLAGS: the linker flags ride along.
+# The Makefile links with $(CFLAGS) and has no LDFLAGS: the linker flags ride
+# along. Asked of dpkg-buildflags by the shell when the build runs, after
+# cross-deps.sh installed dpkg-dev: a make function here ran before, and on a
+# fresh machine gave an unhardened binary.
 DEB_FLAGS_ENV = DEB_HOST_ARCH=$(DEB_ARCH) DEB_BUILD_MAINT_OPTIONS=hardening=+all
-DEB_CFLAGS = $(shell $(DEB_FLAGS_ENV) dpkg-buildflags --get CFLAGS) \
-  $(shell $(DEB_FLAGS_ENV) dpkg-buildflags --get CPPFLAGS) \
-  $(shell $(DEB_FLAGS_ENV) dpkg-buildflags --get LDFLAGS)
+DEB_CFLAGS = $$(for f in CFLAGS CPPFLAGS LDFLAGS; do $(DEB_FLAGS_ENV) dpkg-buildflags --get $$f; done | tr '\n' ' ')
 
 .PHONY: deb lint-deb
 
@@ -33,7 +34,7 @@ deb:
 	@tools/cross-deps.sh $(DEB_ARCH) build $(DEB_ZBAR)
 	@tools/cross-deps.sh $(DEB_ARCH) deb
 	@$(MAKE) --no-print-directory FLAVOR=bookworm BUILD=$(DEB_OBJ) CC=$(DEB_CC) \
-	  PKG_CONFIG='$(DEB_PKG_CONFIG)' CFLAGS='$(DEB_CFLAGS)' $(DEB_OBJ)/cccd-reader
+	  PKG_CONFIG='$(DEB_PKG_CONFIG)' CFLAGS="$(DEB_CFLAGS)" $(DEB_OBJ)/cccd-reader
 	@packaging/build-deb.sh $(DEB_ARCH) $(DEB_OBJ)/cccd-reader $(DEB_VERSION) build/deb
 	@$(MAKE) --no-print-directory lint-deb
 

@@ -53,11 +53,15 @@ gz() { # gz SRC DEST: gzip -9n, as dh_compress
 
 inst 0755 "$binary" usr/bin/cccd-reader
 "$strip" --remove-section=.comment --remove-section=.note --strip-unneeded "$root/usr/bin/cccd-reader"
-inst 0644 "$here/cccd-reader.service" lib/systemd/system/cccd-reader.service
+# Units and rules in /usr/lib on trixie (merged /usr: lintian refuses /lib
+# there), in /lib on bookworm, as each release's debhelper puts them.
+libdir=lib
+grep -q '^VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null || libdir=usr/lib
+inst 0644 "$here/cccd-reader.service" $libdir/systemd/system/cccd-reader.service
 inst 0644 "$top/board/cccd-reader.conf" etc/cccd-reader/cccd-reader.conf
 inst 0644 "$here/cccd-reader.sysusers" usr/lib/sysusers.d/cccd-reader.conf
 inst 0644 "$here/cccd-reader.tmpfiles" usr/lib/tmpfiles.d/cccd-reader.conf
-inst 0644 "$here/cccd-reader-gpio.rules" lib/udev/rules.d/60-cccd-reader-gpio.rules
+inst 0644 "$here/cccd-reader-gpio.rules" $libdir/udev/rules.d/60-cccd-reader-gpio.rules
 gz "$here/cccd-reader.1" usr/share/man/man1/cccd-reader.1.gz
 inst 0644 "$here/copyright" usr/share/doc/cccd-reader/copyright
 gz "$here/changelog" usr/share/doc/cccd-reader/changelog.gz
