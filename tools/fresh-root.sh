@@ -36,6 +36,18 @@ cache=${FRESH_ROOT_CACHE:-/var/cache/cccd-fresh-root}
 base=$cache/$suite-minbase.tar
 
 say() { echo "fresh-root: $*"; }
+. "$project/tools/lib/mounts.sh"
+
+# Roots of earlier runs that were killed (SIGKILL, a lost session) still have
+# /dev mounted: detach them before anything removes them.
+for old in /var/tmp/fresh-root.*; do
+  [ -d "$old" ] && [ ! -e "$old/.fresh-root-kept" ] || continue
+  owner=$(cat "$old/.fresh-root-owner" 2>/dev/null || echo 0)
+  case $owner in '' | *[!0-9]*) owner=0 ;; esac
+  [ "$owner" -gt 0 ] && kill -0 "$owner" 2>/dev/null && continue
+  say "removing the root of an earlier run that did not finish: $old"
+  remove_root "$old" || say "could not remove $old (still mounted?); left alone"
+done
 
 if [ ! -s "$base" ]; then
   if ! command -v mmdebstrap >/dev/null; then
@@ -55,9 +67,15 @@ if [ ! -s "$base" ]; then
 fi
 
 root=$(mktemp -d /var/tmp/fresh-root.XXXXXX)
+echo $$ >"$root/.fresh-root-owner"
 cleanup() {
-  for m in work/out dev/pts dev sys proc; do umount -l "$root/$m" 2>/dev/null || true; done
-  if [ -n "${FRESH_ROOT_KEEP:-}" ]; then say "kept $root"; else rm -rf "$root"; fi
+  if [ -n "${FRESH_ROOT_KEEP:-}" ]; then
+    umount_under "$root" || true
+    touch "$root/.fresh-root-kept"
+    say "kept $root"
+  else
+    remove_root "$root" || say "could not remove $root"
+  fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -48,7 +48,10 @@ fi
 update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
 arch-test arm64 >/dev/null 2>&1 || die "this machine cannot run arm64 programs (qemu-user-static, binfmt_misc)"
 
-rm -rf "$work" && mkdir -p "$work"
+# A build that was killed leaves proc, sys and dev/pts mounted in its root.
+. "$top/tools/lib/mounts.sh"
+remove_root "$work" || die "cannot remove $work (something is still mounted below it: see mount)"
+mkdir -p "$work"
 
 # ---- 1. the package ---------------------------------------------------------------
 say "building the trixie arm64 package in a fresh trixie root"
