@@ -2,6 +2,8 @@
 #
 #   make deb [ARCH=amd64|arm64|armhf]   build/deb/cccd-reader_VERSION_ARCH.deb, then lintian
 #   make lint-deb [ARCH=...]            lintian on that .deb; fails on any error
+#   make deb-trixie [ARCH=...]          the same for Debian 13 / Raspberry Pi OS trixie, built in
+#                                       a fresh trixie root (needs root): build/deb-trixie/
 #
 # ARCH defaults to this machine's (dpkg --print-architecture); arm64 and armhf
 # are built with the cross toolchain of mk/cross.mk. The program is compiled
@@ -28,7 +30,7 @@ DEB_FILE = build/deb/cccd-reader_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_FLAGS_ENV = DEB_HOST_ARCH=$(DEB_ARCH) DEB_BUILD_MAINT_OPTIONS=hardening=+all
 DEB_CFLAGS = $$(for f in CFLAGS CPPFLAGS LDFLAGS; do $(DEB_FLAGS_ENV) dpkg-buildflags --get $$f; done | tr '\n' ' ')
 
-.PHONY: deb lint-deb
+.PHONY: deb lint-deb deb-trixie
 
 deb:
 	@tools/cross-deps.sh $(DEB_ARCH) build $(DEB_ZBAR)
@@ -45,3 +47,12 @@ lint-deb:
 	@echo "lintian $(DEB_FILE)"
 	@lintian --fail-on error --display-info --tag-display-limit 0 $(DEB_FILE) \
 	  && echo "lint-deb: no lintian errors"
+
+# The trixie flavour links trixie's libraries (libgpiod 2.2, mbedtls 3.6) and
+# names them in Depends: it is built on trixie, in a fresh root of it
+# (tools/fresh-root.sh clones the committed HEAD there).
+deb-trixie:
+	@tools/fresh-root.sh --suite trixie --out build/deb-trixie \
+	  'make deb ARCH=$(DEB_ARCH) >/work/out/build-$(DEB_ARCH).log 2>&1 && cp build/deb/cccd-reader_*_$(DEB_ARCH).deb /work/out/' \
+	  || { tail -n 20 build/deb-trixie/build-$(DEB_ARCH).log >&2; exit 1; }
+	@ls build/deb-trixie/cccd-reader_*_$(DEB_ARCH).deb
